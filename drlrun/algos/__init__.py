@@ -1,0 +1,1 @@
+"""Algorithms; each registers a builder with the `algo` registry."""

@@ -1,0 +1,98 @@
+"""The algorithm interface the runner drives, and the shared evaluation loop."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drlrun.envs.vector import Episode, SyncVecEnv
+
+
+@dataclass
+class RunContext:
+    """What a builder may need beyond its own config block."""
+
+    seed: int
+    device: torch.device
+    budget_frames: int | None
+    net_cfg: Any
+    run_dir: Path | None = None
+
+
+@dataclass
+class TrainResult:
+    """What one `train_step` did: scalar metrics (averaged by the logger) and finished episodes."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    episodes: list[Episode] = field(default_factory=list)
+
+
+class Algorithm(ABC):
+    """One learner. The runner calls `train_step` until the budget is spent; an algorithm never
+    opens files or parses config (its builder does), it returns numbers."""
+
+    frames: int = 0  # environment steps taken by the agent so far
+
+    @abstractmethod
+    def train_step(self) -> TrainResult: ...
+
+    @abstractmethod
+    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0) -> dict[str, float]: ...
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def plots(self, run_dir: Path) -> list[Path]:
+        """Optional algorithm-specific figures written at the end of a run."""
+        return []
+
+    def close(self) -> None:
+        """Release environments and workers."""
+
+
+Policy = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def run_episodes(
+    env: SyncVecEnv,
+    policy: Policy,
+    episodes: int,
+    seed: int,
+    on_frame: Callable[[np.ndarray, int], None] | None = None,
+) -> dict[str, float]:
+    """Play `episodes` full episodes on a 1-env vector env, seeding episode i with seed + i.
+
+    The policy gets its own generator seeded from `seed`, so evaluation never touches the
+    training RNG streams (a resumed run evaluates identically)."""
+    rng = np.random.default_rng(seed)
+    finished: list[Episode] = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        while True:
+            if on_frame is not None:
+                on_frame(obs[0], i)
+            step = env.step_all(policy(obs, rng))
+            obs = step.obs
+            if step.episodes:
+                finished.extend(step.episodes)
+                break
+    returns = np.array([e.ret for e in finished])
+    out = {
+        "eval_return_mean": float(returns.mean()),
+        "eval_return_std": float(returns.std()),
+        "episode_length_mean": float(np.mean([e.length for e in finished])),
+        "eval_episodes": float(len(finished)),
+    }
+    extra_keys = sorted({k for e in finished for k in e.extras})
+    for key in extra_keys:
+        out[f"eval_{key}"] = float(np.mean([e.extras.get(key, np.nan) for e in finished]))
+    return out

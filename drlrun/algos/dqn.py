@@ -1,0 +1,243 @@
+"""The one DQN learner: DQN, Double DQN, dueling, n-step, and any registered TD objective.
+
+Every variant shares acting (batched epsilon-greedy over the vector env), replay, target
+syncing (hard every N frames or Polyak with tau) and the update; only the objective differs.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
+from drlrun.algos.objectives import TDBatch, make_objective
+from drlrun.algos.schedules import LinearSchedule
+from drlrun.buffers.replay import Batch, ReplayBuffer
+from drlrun.envs.base import EnvFactory, obs_dtype
+from drlrun.errors import DrlrunError, NonFiniteLossError
+from drlrun.nets.base import build_torso
+from drlrun.nets.heads import QNetwork, make_head
+from drlrun.params import from_cfg
+from drlrun.registry import register
+from drlrun.seeding import generator_state, set_generator_state
+
+REPLAY_IN_CHECKPOINT_MAX_BYTES = 2 * 1024**3
+
+
+@dataclass
+class DQNParams:
+    objective: str = "scalar"
+    double: bool = False
+    dueling: bool = False
+    gamma: float = 0.99
+    n_step: int = 1
+    lr: float = 2.5e-4
+    adam_eps: float = 1e-8
+    batch_size: int = 128
+    buffer_size: int = 10_000
+    learning_starts: int = 10_000
+    train_freq: int = 10
+    gradient_steps: int = 1
+    target_update_every: int = 500
+    tau: float = 1.0
+    loss: Literal["mse", "huber"] = "mse"
+    max_grad_norm: float | None = None
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay_frames: int = 250_000
+    eps_decay_fraction: float | None = None
+    reward_clip: bool = False
+    replay_in_checkpoint: Literal["auto", "always", "never"] = "auto"
+
+    def __post_init__(self) -> None:
+        positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+
+
+class DQN(Algorithm):
+    def __init__(self, p: DQNParams, env: EnvFactory, ctx: RunContext):
+        self.p, self.env_factory, self.ctx = p, env, ctx
+        self.device = ctx.device
+        space = env.action_space
+        if not hasattr(space, "n"):
+            raise DrlrunError(f"DQN needs a discrete action space; env={env.name} has {space}")
+        self.n_actions = int(space.n)
+        self.objective = make_objective(p.objective, p)
+        torso = build_torso(ctx.net_cfg, env)
+        head = make_head(torso.out_features, self.n_actions, self.objective.atoms, p.dueling)
+        self.online = QNetwork(torso, head).to(self.device)
+        self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=p.lr, eps=p.adam_eps)
+        decay = p.eps_decay_frames
+        if p.eps_decay_fraction is not None:
+            if ctx.budget_frames is None:
+                raise DrlrunError("algo.eps_decay_fraction needs budget.frames to be set")
+            decay = int(p.eps_decay_fraction * ctx.budget_frames)
+        self.epsilon = LinearSchedule(p.eps_start, p.eps_end, decay)
+
+        self.envs = env.make_vec()
+        self.num_envs = self.envs.num_envs
+        obs_space = env.observation_space
+        self.replay = self.make_replay(obs_space.shape, obs_dtype(obs_space))
+        self.rng = np.random.default_rng(ctx.seed)
+        self.obs, _ = self.envs.reset(seed=ctx.seed)
+        self.frames = 0
+        self.updates = 0
+        self.vec_steps_per_iter = max(1, p.train_freq // self.num_envs)
+        self._eval_env = None
+
+    def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> ReplayBuffer:
+        return ReplayBuffer(
+            self.p.buffer_size, self.num_envs, obs_shape, dtype, self.env_factory.frame_stack
+        )
+
+    # --- acting -----------------------------------------------------------------------------
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(array, device=self.device)
+
+    @torch.inference_mode()
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        q = self.objective.q_values(self.online(self._tensor(obs)))
+        return q.argmax(dim=1).cpu().numpy()
+
+    def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Batched epsilon-greedy; skips the network when every env explores."""
+        explore = rng.random(len(obs)) < epsilon
+        random_actions = rng.integers(0, self.n_actions, size=len(obs))
+        if explore.all():
+            return random_actions
+        return np.where(explore, random_actions, self.greedy(obs))
+
+    # --- learning ---------------------------------------------------------------------------
+    def to_td_batch(self, batch: Batch) -> TDBatch:
+        t = self._tensor
+        return TDBatch(
+            obs=t(batch.obs),
+            actions=t(batch.actions).long(),
+            returns=t(batch.returns),
+            discounts=t(batch.discounts),
+            next_obs=t(batch.next_obs),
+            weights=None if batch.weights is None else t(batch.weights).float(),
+        )
+
+    def update(self) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = self.replay.sample(self.p.batch_size, self.rng, self.p.n_step, self.p.gamma)
+        out = self.objective.loss(self.online, self.target, self.to_td_batch(batch), self.p.double)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if self.p.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.p.max_grad_norm)
+        self.optimizer.step()
+        self.replay.update_priorities(batch, out.td_abs.cpu().numpy())
+        self.updates += 1
+        return out.loss.detach(), out.q_mean.detach()
+
+    @torch.no_grad()
+    def sync_target(self) -> None:
+        if self.p.tau >= 1.0:
+            self.target.load_state_dict(self.online.state_dict())
+            return
+        for t, o in zip(self.target.parameters(), self.online.parameters(), strict=True):
+            t.lerp_(o, self.p.tau)
+
+    def train_step(self) -> TrainResult:
+        p = self.p
+        result = TrainResult()
+        losses: list[torch.Tensor] = []
+        qs: list[torch.Tensor] = []
+        eps = self.epsilon(self.frames)
+        for _ in range(self.vec_steps_per_iter):
+            eps = self.epsilon(self.frames)
+            actions = self.act(self.obs, eps, self.rng)
+            step = self.envs.step_all(actions)
+            rewards = np.sign(step.rewards) if p.reward_clip else step.rewards
+            self.replay.add(
+                self.obs, actions, rewards, step.terminated, step.truncated, step.final_obs
+            )
+            self.obs = step.obs
+            result.episodes.extend(step.episodes)
+            before, self.frames = self.frames, self.frames + self.num_envs
+            if self.frames <= p.learning_starts or not self.replay.can_sample(p.n_step):
+                continue
+            if self.frames // p.train_freq != before // p.train_freq:
+                for _ in range(p.gradient_steps):
+                    loss, q = self.update()
+                    losses.append(loss)
+                    qs.append(q)
+            if self.frames // p.target_update_every != before // p.target_update_every:
+                self.sync_target()
+        result.metrics["epsilon"] = eps
+        if losses:
+            loss = torch.stack(losses).mean().item()
+            if not np.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"the loss became {loss} at frame {self.frames} (update {self.updates}); "
+                    "lower algo.lr, set algo.max_grad_norm, or check the reward scale"
+                )
+            result.metrics["loss"] = loss
+            result.metrics["q_mean"] = torch.stack(qs).mean().item()
+        return result
+
+    # --- evaluation -------------------------------------------------------------------------
+    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, on_frame=None):
+        if self._eval_env is None:
+            self._eval_env = self.env_factory.make_eval()
+        return run_episodes(
+            self._eval_env, lambda o, rng: self.act(o, epsilon, rng), episodes, seed, on_frame
+        )
+
+    # --- state --------------------------------------------------------------------------------
+    def _replay_in_checkpoint(self) -> bool:
+        mode = self.p.replay_in_checkpoint
+        return mode == "always" or (
+            mode == "auto" and self.replay.nbytes <= REPLAY_IN_CHECKPOINT_MAX_BYTES
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "replay": self.replay.state_dict() if self._replay_in_checkpoint() else None,
+            "rng": generator_state(self.rng),
+            "envs": self.envs.get_state(),
+            "obs": self.obs,
+            "frames": self.frames,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state["replay"] is not None:
+            self.replay.load_state_dict(state["replay"])
+        set_generator_state(self.rng, state["rng"])
+        self.envs.set_state(state["envs"])
+        self.obs = np.asarray(state["obs"]).copy()
+        self.frames = int(state["frames"])
+        self.updates = int(state["updates"])
+
+    def close(self) -> None:
+        self.envs.close()
+        if self._eval_env is not None:
+            self._eval_env.close()
+
+
+@register("algo", "dqn")
+def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> DQN:
+    return DQN(from_cfg(DQNParams, cfg, "algo"), env, ctx)
+
+
+register("algo", "double_dqn")(build_dqn)

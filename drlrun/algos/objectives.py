@@ -1,0 +1,86 @@
+"""TD objectives for the one DQN learner: what the head outputs and how it is trained.
+
+DQN and Double DQN use `ScalarQ`; distributional variants (C51, QR-DQN) add their own
+objective class here and register it under a name the algo config selects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from drlrun.errors import DrlrunError
+
+
+@dataclass
+class TDBatch:
+    """A replay batch as tensors on the learner's device."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    returns: torch.Tensor
+    discounts: torch.Tensor
+    next_obs: torch.Tensor
+    weights: torch.Tensor | None
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor  # scalar to minimise
+    td_abs: torch.Tensor  # per-sample |TD error| (priorities for prioritized replay)
+    q_mean: torch.Tensor  # mean Q of the taken actions, for logging
+
+
+class Objective:
+    """Maps head outputs to Q-values and computes the TD loss."""
+
+    atoms: int = 1
+
+    def q_values(self, out: torch.Tensor) -> torch.Tensor:
+        """(batch, actions) expected values from the head's raw output."""
+        return out
+
+    def loss(self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool) -> LossOutput:
+        raise NotImplementedError
+
+
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    return values.mean() if weights is None else (values * weights).mean()
+
+
+class ScalarQ(Objective):
+    """Classic DQN: Q(s,a) regressed on r + gamma^n * Q'(s', a*), a* greedy (Double: online)."""
+
+    def __init__(self, params: Any):
+        self.kind = params.loss
+
+    def loss(self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool) -> LossOutput:
+        q = online(batch.obs).gather(1, batch.actions.view(-1, 1)).squeeze(1)
+        with torch.no_grad():
+            next_target = target(batch.next_obs)
+            if double:
+                next_actions = online(batch.next_obs).argmax(dim=1, keepdim=True)
+            else:
+                next_actions = next_target.argmax(dim=1, keepdim=True)
+            next_v = next_target.gather(1, next_actions).squeeze(1)
+            y = batch.returns + batch.discounts * next_v
+        if self.kind == "mse":
+            per_sample = F.mse_loss(q, y, reduction="none")
+        else:
+            per_sample = F.smooth_l1_loss(q, y, reduction="none")
+        return LossOutput(weighted_mean(per_sample, batch.weights), (y - q).abs().detach(), q.mean())
+
+
+OBJECTIVES: dict[str, Callable[..., Objective]] = {"scalar": ScalarQ}
+
+
+def make_objective(name: str, params: Any) -> Objective:
+    """The objective `name`, configured from the learner's params (each reads its own keys)."""
+    if name not in OBJECTIVES:
+        raise DrlrunError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[name](params)

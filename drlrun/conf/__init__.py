@@ -1,0 +1,1 @@
+"""Packaged Hydra configs (kept importable so non-editable installs find them)."""

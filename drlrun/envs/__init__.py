@@ -1,0 +1,1 @@
+"""Environment families; each module registers its builders with the `env` registry."""

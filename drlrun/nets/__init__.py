@@ -1,0 +1,1 @@
+"""Torsos (feature extractors) and heads; see `build_torso` and `drlrun.nets.heads`."""

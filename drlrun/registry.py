@@ -1,0 +1,82 @@
+"""Name -> builder tables for algorithms, networks and environments.
+
+Builders register with `@register("algo", "dqn")`; third-party packages add their own through
+the `drlrun.plugins` entry-point group (each entry point is a module imported for its
+registrations, or a callable that is called once).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from drlrun.errors import DrlrunError
+
+KINDS = ("algo", "net", "env")
+_TABLES: dict[str, dict[str, Callable[..., Any]]] = {kind: {} for kind in KINDS}
+# Modules that hold drlrun's own registrations; imported lazily so `import drlrun` stays light.
+_BUILTIN_MODULES = (
+    "drlrun.envs.classic",
+    "drlrun.envs.atari",
+    "drlrun.nets.mlp",
+    "drlrun.nets.cnn",
+    "drlrun.algos.dqn",
+)
+_loaded = False
+
+
+def register(kind: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register `fn` as the builder of `name` in table `kind`."""
+    if kind not in _TABLES:
+        raise ValueError(f"unknown registry kind {kind!r}; kinds: {', '.join(KINDS)}")
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        table = _TABLES[kind]
+        if name in table and table[name] is not fn:
+            raise ValueError(f"{kind} {name!r} is registered twice")
+        table[name] = fn
+        return fn
+
+    return decorate
+
+
+def load_builtins_and_plugins() -> None:
+    """Import drlrun's builders and every `drlrun.plugins` entry point (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+    for ep in entry_points(group="drlrun.plugins"):
+        try:
+            obj = ep.load()
+        except Exception as err:  # a broken plugin must not hide which one it is
+            raise DrlrunError(f"plugin {ep.name!r} ({ep.value}) failed to load: {err}") from err
+        if callable(obj):
+            obj()
+
+
+def names(kind: str) -> list[str]:
+    """Registered names of `kind`, sorted."""
+    load_builtins_and_plugins()
+    return sorted(_TABLES[kind])
+
+
+def lookup(kind: str, name: str) -> Callable[..., Any]:
+    """The builder registered as `name`; unknown names list the valid choices."""
+    load_builtins_and_plugins()
+    table = _TABLES[kind]
+    if name not in table:
+        raise DrlrunError(f"unknown {kind} {name!r}; valid choices: {', '.join(sorted(table))}")
+    return table[name]
+
+
+def build(kind: str, cfg: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build the object named by `cfg.name` (or `cfg` itself when it is a string)."""
+    name = cfg if isinstance(cfg, str) else cfg.get("name")
+    if not name:
+        raise DrlrunError(f"the {kind} config has no 'name' key")
+    return lookup(kind, name)(cfg, *args, **kwargs)

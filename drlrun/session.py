@@ -1,0 +1,42 @@
+"""Build everything a run needs from a composed config: env factory, algorithm, runner settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from drlrun import registry
+from drlrun.algos.base import Algorithm, RunContext
+from drlrun.device import select_device
+from drlrun.envs.base import EnvFactory
+from drlrun.seeding import seed_everything
+from drlrun.settings import TopLevel, validate
+
+
+@dataclass
+class Built:
+    top: TopLevel
+    env: EnvFactory
+    algo: Algorithm
+    device: torch.device
+
+
+def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> Built:
+    """Validate, seed, pick the device, then build env and algorithm through the registry."""
+    top = validate(cfg)
+    registry.load_builtins_and_plugins()
+    dev = select_device(device or top.device.kind, top.device.threads)
+    seed_everything(top.seed)
+    env = registry.build("env", cfg.env)
+    ctx = RunContext(
+        seed=top.seed,
+        device=dev,
+        budget_frames=top.budget.frames,
+        net_cfg=cfg.net,
+        run_dir=run_dir,
+    )
+    algo = registry.build("algo", cfg.algo, env, ctx)
+    return Built(top, env, algo, dev)
