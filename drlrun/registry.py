@@ -8,6 +8,7 @@ registrations, or a callable that is called once).
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -16,14 +17,10 @@ from drlrun.errors import DrlrunError
 
 KINDS = ("algo", "net", "env")
 _TABLES: dict[str, dict[str, Callable[..., Any]]] = {kind: {} for kind in KINDS}
-# Modules that hold drlrun's own registrations; imported lazily so `import drlrun` stays light.
-_BUILTIN_MODULES = (
-    "drlrun.envs.classic",
-    "drlrun.envs.atari",
-    "drlrun.nets.mlp",
-    "drlrun.nets.cnn",
-    "drlrun.algos.dqn",
-)
+# Packages whose modules hold drlrun's own registrations; every module in them is imported
+# lazily (so `import drlrun` stays light). A module whose optional dependency is missing
+# guards its own imports and registers nothing.
+_BUILTIN_PACKAGES = ("drlrun.envs", "drlrun.nets", "drlrun.algos")
 _loaded = False
 
 
@@ -48,8 +45,10 @@ def load_builtins_and_plugins() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    for package_name in _BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__, package_name + "."):
+            importlib.import_module(info.name)
     for ep in entry_points(group="drlrun.plugins"):
         try:
             obj = ep.load()

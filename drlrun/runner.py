@@ -63,6 +63,7 @@ class Runner:
         self.wall_before = 0.0
         self.last_eval: dict[str, float] = {}
         self._signal: int | None = None
+        self._last_eval_frames = -1
 
     # --- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -131,6 +132,7 @@ class Runner:
         metrics = self.algo.evaluate(self.s.eval_episodes, seed, self.s.eval_epsilon)
         logger.log(self.algo.frames, kind, metrics)
         self.last_eval = metrics
+        self._last_eval_frames = self.algo.frames
         return metrics
 
     def run(self, resume_from: Path | None = None) -> dict[str, Any]:
@@ -184,7 +186,12 @@ class Runner:
             if self.acc:
                 self._flush_train(logger)
             path = self.save()
-            final = self._evaluate(logger, "final") if s.eval_episodes > 0 else {}
+            if s.eval_episodes == 0:
+                final = {}
+            elif self._last_eval_frames == self.algo.frames:
+                final = self.last_eval  # a periodic evaluation just ran at this frame count
+            else:
+                final = self._evaluate(logger, "final")
             status = "finished"
         except Interrupted:
             status = "interrupted"
