@@ -52,6 +52,24 @@ def check_group_args(argv: list[str]) -> None:
                 )
 
 
+def check_composition(argv: list[str]) -> None:
+    """Compose a single run's config up front so Hydra's override errors (unknown keys, bad
+    syntax) become one line and exit code 2; sweeps and Hydra's own flags are left to Hydra."""
+    if any(a.startswith("-") for a in argv):
+        return
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_module("drlrun.conf", version_base="1.3"):
+            compose("config", overrides=argv)
+    except (HydraException, OmegaConfBaseException) as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        lines = [ln for ln in lines if not ln.startswith(("full_key", "object_type"))]
+        raise DrlrunError("; ".join(lines)) from None
+
+
 def _attach_log_file(run_dir: Path) -> None:
     handler = logging.FileHandler(run_dir / "drlrun.log")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
@@ -113,6 +131,7 @@ def main() -> None:
     """Console script `drlrun`."""
     try:
         check_group_args(sys.argv[1:])
+        check_composition(sys.argv[1:])
     except DrlrunError as err:
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)

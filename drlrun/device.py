@@ -24,7 +24,9 @@ def select_device(kind: str, threads: int | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if kind.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise DrlrunError("device=cuda was asked for but torch sees no CUDA GPU; use device=cpu")
+            raise DrlrunError(
+                "device=cuda was asked for but torch sees no CUDA GPU; use device=cpu"
+            )
         return torch.device(kind)
     if kind == "cpu":
         return torch.device("cpu")

@@ -149,7 +149,9 @@ class Runner:
             s.budget_frames,
             start_frames if resume_from is not None else None,
         )
-        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         t_start = time.perf_counter()
         self._t0 = t_start
         status, final = "failed", {}
@@ -166,10 +168,13 @@ class Runner:
                     self._flush_train(logger)
                     elapsed = time.perf_counter() - t_start
                     sps = (now - start_frames) / max(elapsed, 1e-9)
-                    recent = float(np.mean([e[0] for e in self.episodes])) if self.episodes else math.nan
+                    recent = (
+                        float(np.mean([e[0] for e in self.episodes])) if self.episodes else math.nan
+                    )
                     logger.speed(now, sps, {"return": recent})
                     logger.progress.line(
-                        f"frames {now}" + (f"/{s.budget_frames}" if s.budget_frames else "")
+                        f"frames {now}"
+                        + (f"/{s.budget_frames}" if s.budget_frames else "")
                         + f" | sps {sps:.0f} | return {recent:.2f}"
                     )
                 if s.eval_every > 0 and _crossed(before, now, s.eval_every):
@@ -200,8 +205,9 @@ class Runner:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
             elapsed = time.perf_counter() - t_start
-            summary = self._summary(status, final if status == "finished" else self.last_eval,
-                                    elapsed, start_frames)
+            summary = self._summary(
+                status, final if status == "finished" else self.last_eval, elapsed, start_frames
+            )
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             logger.close()
         log.info("checkpoint %s; summary %s", path, self.run_dir / "summary.json")

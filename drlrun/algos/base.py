@@ -13,6 +13,8 @@ import torch
 
 from drlrun.envs.vector import Episode, SyncVecEnv
 
+Recorder = Callable[[np.ndarray, int], None]
+
 
 @dataclass
 class RunContext:
@@ -43,7 +45,10 @@ class Algorithm(ABC):
     def train_step(self) -> TrainResult: ...
 
     @abstractmethod
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0) -> dict[str, float]: ...
+    def evaluate(
+        self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        """Play `episodes` episodes; `recorder(frame, episode)` receives rendered RGB frames."""
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]: ...
@@ -67,19 +72,20 @@ def run_episodes(
     policy: Policy,
     episodes: int,
     seed: int,
-    on_frame: Callable[[np.ndarray, int], None] | None = None,
+    recorder: Recorder | None = None,
 ) -> dict[str, float]:
     """Play `episodes` full episodes on a 1-env vector env, seeding episode i with seed + i.
 
     The policy gets its own generator seeded from `seed`, so evaluation never touches the
-    training RNG streams (a resumed run evaluates identically)."""
+    training RNG streams (a resumed run evaluates identically). With a `recorder`, the env
+    must render rgb_array frames; each one is passed on with its episode index."""
     rng = np.random.default_rng(seed)
     finished: list[Episode] = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         while True:
-            if on_frame is not None:
-                on_frame(obs[0], i)
+            if recorder is not None:
+                recorder(env.envs[0].render(), i)
             step = env.step_all(policy(obs, rng))
             obs = step.obs
             if step.episodes:

@@ -190,12 +190,19 @@ class DQN(Algorithm):
         return result
 
     # --- evaluation -------------------------------------------------------------------------
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, on_frame=None):
+    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None):
+        def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            return self.act(obs, epsilon, rng)
+
+        if recorder is not None:
+            env = self.env_factory.make_eval(render=True)
+            try:
+                return run_episodes(env, policy, episodes, seed, recorder)
+            finally:
+                env.close()
         if self._eval_env is None:
             self._eval_env = self.env_factory.make_eval()
-        return run_episodes(
-            self._eval_env, lambda o, rng: self.act(o, epsilon, rng), episodes, seed, on_frame
-        )
+        return run_episodes(self._eval_env, policy, episodes, seed)
 
     # --- state --------------------------------------------------------------------------------
     def _replay_in_checkpoint(self) -> bool:

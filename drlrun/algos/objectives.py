@@ -45,7 +45,9 @@ class Objective:
         """(batch, actions) expected values from the head's raw output."""
         return out
 
-    def loss(self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool) -> LossOutput:
+    def loss(
+        self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
+    ) -> LossOutput:
         raise NotImplementedError
 
 
@@ -59,7 +61,9 @@ class ScalarQ(Objective):
     def __init__(self, params: Any):
         self.kind = params.loss
 
-    def loss(self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool) -> LossOutput:
+    def loss(
+        self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
+    ) -> LossOutput:
         q = online(batch.obs).gather(1, batch.actions.view(-1, 1)).squeeze(1)
         with torch.no_grad():
             next_target = target(batch.next_obs)
@@ -73,7 +77,9 @@ class ScalarQ(Objective):
             per_sample = F.mse_loss(q, y, reduction="none")
         else:
             per_sample = F.smooth_l1_loss(q, y, reduction="none")
-        return LossOutput(weighted_mean(per_sample, batch.weights), (y - q).abs().detach(), q.mean())
+        return LossOutput(
+            weighted_mean(per_sample, batch.weights), (y - q).abs().detach(), q.mean()
+        )
 
 
 OBJECTIVES: dict[str, Callable[..., Objective]] = {"scalar": ScalarQ}

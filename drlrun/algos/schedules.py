@@ -17,6 +17,8 @@ class LinearSchedule:
         if self.duration <= 0:
             return self.end
         slope = (self.end - self.start) / self.duration
-        return max(slope * frame + self.start, self.end) if self.end <= self.start else min(
-            slope * frame + self.start, self.end
+        return (
+            max(slope * frame + self.start, self.end)
+            if self.end <= self.start
+            else min(slope * frame + self.start, self.end)
         )

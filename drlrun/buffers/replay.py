@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+INT64 = np.dtype(np.int64)
+
 
 @dataclass
 class Batch:
@@ -38,7 +40,7 @@ class ReplayBuffer:
         obs_dtype: np.dtype,
         frame_stack: int = 1,
         action_shape: tuple[int, ...] = (),
-        action_dtype: np.dtype = np.dtype(np.int64),
+        action_dtype: np.dtype = INT64,
     ):
         self.num_envs = num_envs
         self.rows = max(1, math.ceil(capacity / num_envs))
@@ -159,7 +161,9 @@ class ReplayBuffer:
             weights=weights,
         )
 
-    def sample(self, batch_size: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 0.99):
+    def sample(
+        self, batch_size: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 0.99
+    ):
         rows, envs, weights = self.sample_indices(batch_size, n_step, rng)
         return self.gather(rows, envs, n_step, gamma, weights)
 

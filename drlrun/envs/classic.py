@@ -37,7 +37,12 @@ def build_gym(cfg: DictConfig) -> EnvFactory:
     params = from_cfg(GymParams, cfg, "env")
     if params.num_envs < 1:
         raise DrlrunError("env.num_envs must be >= 1")
-    return EnvFactory(cfg.name, lambda eval_mode, render: _make(params, eval_mode, render), "vector", params.num_envs)
+    return EnvFactory(
+        cfg.name,
+        lambda eval_mode, render: _make(params, eval_mode, render),
+        "vector",
+        params.num_envs,
+    )
 
 
 register("env", "cartpole")(build_gym)

@@ -59,9 +59,7 @@ def capture(env: gym.Env) -> list[dict[str, Any]]:
         if hasattr(layer, "get_state"):
             states.append({"custom": layer.get_state()})
             continue
-        attrs = {
-            k: _copy(v) for k, v in vars(layer).items() if k not in _SKIP and _plain(v)
-        }
+        attrs = {k: _copy(v) for k, v in vars(layer).items() if k not in _SKIP and _plain(v)}
         state: dict[str, Any] = {"attrs": attrs}
         if not isinstance(layer, gym.Wrapper):
             if getattr(layer, "_np_random", None) is not None:

@@ -1,0 +1,94 @@
+"""`drlrun-eval <run_dir> [episodes=N] [epsilon=E] [seed=S] [video=true] [checkpoint=PATH]`.
+
+Rebuilds the run's algorithm from its saved config, loads a checkpoint (the newest by
+default), plays N episodes and prints mean and std of the return; `video=true` also writes
+`<run_dir>/videos/eval_<frames>.mp4`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from drlrun import checkpoint
+from drlrun.errors import DrlrunError
+from drlrun.params import from_cfg
+
+
+@dataclass
+class EvalArgs:
+    episodes: int = 10
+    epsilon: float | None = None
+    seed: int = 12345
+    video: bool = False
+    video_episodes: int = 1
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+
+def parse(argv: list[str]) -> tuple[Path, EvalArgs]:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if argv else 2)
+    run_dir = Path(argv[0])
+    pairs = {}
+    for item in argv[1:]:
+        if "=" not in item:
+            raise DrlrunError(f"arguments are key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        pairs[key] = value
+    return run_dir, from_cfg(
+        EvalArgs, OmegaConf.from_dotlist([f"{k}={v}" for k, v in pairs.items()]), "drlrun-eval"
+    )
+
+
+def evaluate_run(run_dir: Path, args: EvalArgs) -> dict[str, float]:
+    from drlrun.session import build
+    from drlrun.viz.video import VideoRecorder
+
+    config = run_dir / "config.yaml"
+    if not config.exists():
+        raise DrlrunError(f"{run_dir} is not a drlrun run dir (no config.yaml)")
+    cfg = OmegaConf.load(config)
+    path = Path(args.checkpoint) if args.checkpoint else checkpoint.latest(run_dir / "checkpoints")
+    if path is None:
+        raise DrlrunError(f"{run_dir}/checkpoints holds no checkpoint to evaluate")
+    state = checkpoint.load(path)
+    built = build(cfg, None, device=args.device)
+    try:
+        built.algo.load_state_dict(state["algo"])
+        epsilon = built.top.eval.epsilon if args.epsilon is None else args.epsilon
+        recorder = VideoRecorder(args.video_episodes) if args.video else None
+        result = built.algo.evaluate(args.episodes, args.seed, epsilon, recorder)
+        result["frames"] = built.algo.frames
+        result["checkpoint"] = str(path)
+        if recorder is not None:
+            out = recorder.write(run_dir / "videos" / f"eval_{built.algo.frames}.mp4")
+            result["video"] = str(out)
+        return result
+    finally:
+        built.algo.close()
+        built.env.close()
+
+
+def main() -> None:
+    """Console script `drlrun-eval`."""
+    try:
+        run_dir, args = parse(sys.argv[1:])
+        result = evaluate_run(run_dir, args)
+    except DrlrunError as err:
+        print(f"drlrun-eval: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    print(
+        f"{run_dir}: return {result['eval_return_mean']:.2f} +- {result['eval_return_std']:.2f} "
+        f"over {int(result['eval_episodes'])} episodes (frame {result['frames']})"
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Plots and videos written to run directories."""
