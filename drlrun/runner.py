@@ -223,8 +223,8 @@ class Runner:
             "iterations": self.iteration,
             "wall_time_s": self.wall_before + elapsed,
             "sps": (frames - start_frames) / max(elapsed, 1e-9),
-            "eval_return_mean": final.get("eval_return_mean", math.nan),
-            "eval_return_std": final.get("eval_return_std", math.nan),
+            "eval_return_mean": final.get("eval_return_mean"),  # null when no evaluation ran
+            "eval_return_std": final.get("eval_return_std"),
         }
         if self.s.frame_skip > 1:
             summary["emulator_frames"] = frames * self.s.frame_skip

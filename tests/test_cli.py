@@ -97,9 +97,15 @@ def test_resume_equals_uninterrupted_run(cli) -> None:
     assert "eval" in full  # evaluations happened on both sides of the boundary
 
 
-def test_sigterm_saves_and_same_command_resumes_to_identical_metrics(tmp_path: Path) -> None:
-    """Kill with SIGTERM mid-run (default timestamped run dir), rerun the same command with
-    resume=true: it finds the run, continues it, and ends with the uninterrupted metrics."""
+@pytest.mark.parametrize(
+    "sig",
+    [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+    ids=["TERM", "KILL"],
+)
+def test_killed_run_resumes_with_the_same_command_to_identical_metrics(tmp_path: Path, sig) -> None:
+    """Kill mid-run (default timestamped run dir), rerun the same command with resume=true: it
+    finds the run, continues it from the last checkpoint, and ends with the uninterrupted
+    metrics. SIGTERM saves a checkpoint on the way out; SIGKILL leaves the last periodic one."""
     args = [*TINY, "algo.gradient_steps=32", "budget.frames=12000"]
     ref = run_cli([*args, "hydra.run.dir=ref"], tmp_path)
     assert ref.returncode == 0
@@ -113,9 +119,9 @@ def test_sigterm_saves_and_same_command_resumes_to_identical_metrics(tmp_path: P
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp_path.glob("outputs/*/*/checkpoints/ckpt_*.pt")):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 128 + signal.SIGTERM), err
+    assert proc.returncode in (0, 128 + sig, -sig), err
     out = run_cli([*args, "resume=true"], tmp_path)
     assert out.returncode == 0, out.stderr
     runs = [p for p in tmp_path.glob("outputs/*/*") if (p / "metrics.csv").exists()]

@@ -32,6 +32,8 @@ class Batch:
 
 
 class ReplayBuffer:
+    uses_priorities = False  # prioritized replay sets True to receive TD errors
+
     def __init__(
         self,
         capacity: int,

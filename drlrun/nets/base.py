@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,6 +18,23 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
     "silu": nn.SiLU,
 }
+
+
+FUNCTIONAL: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "elu": nn.functional.elu,
+    "selu": torch.selu,
+    "gelu": nn.functional.gelu,
+    "silu": nn.functional.silu,
+}
+
+
+def functional_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation as a plain function (no module-call overhead on hot paths)."""
+    if name not in FUNCTIONAL:
+        raise DrlrunError(f"unknown activation {name!r}; choose one of {', '.join(FUNCTIONAL)}")
+    return FUNCTIONAL[name]
 
 
 def activation(name: str) -> nn.Module:

@@ -15,7 +15,7 @@ class LinearHead(nn.Module):
         self.out = nn.Linear(in_features, actions * atoms)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        y = self.out(features)
+        y = nn.functional.linear(features, self.out.weight, self.out.bias)
         return y if self.atoms == 1 else y.view(-1, self.actions, self.atoms)
 
 
