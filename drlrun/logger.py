@@ -76,10 +76,12 @@ class Progress:
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in fields.items()}, refresh=False)
         self.last = frames
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, on_bar: bool = False) -> None:
+        """Log `text`; with a bar, only lines marked `on_bar` are printed above it (the bar
+        itself shows frames, SPS, recent return and ETA)."""
         if self.bar is None:
             log.info(text)
-        else:
+        elif on_bar:
             self.bar.write(text)
 
     def close(self) -> None:

@@ -181,7 +181,8 @@ class Runner:
                     metrics = self._evaluate(logger, "eval")
                     logger.progress.line(
                         f"eval at {now}: return {metrics['eval_return_mean']:.2f} "
-                        f"+- {metrics['eval_return_std']:.2f}"
+                        f"+- {metrics['eval_return_std']:.2f}",
+                        on_bar=True,
                     )
                 if s.ckpt_every > 0 and _crossed(before, now, s.ckpt_every):
                     self.save()
