@@ -2,7 +2,8 @@
 
 Both run in child processes of this script (one at a time, 1 torch thread each) with identical
 hyperparameters: MLP 64-64, batch 64, train_freq 4, buffer 50k, 50k steps. Prints SPS for
-each, the ratio, and the final greedy eval return over 10 episodes.
+each (wall clock, and per CPU second of the training process, which is robust to other load on
+a shared machine), the ratios, and the final greedy eval return over 10 episodes.
 
     python scripts/bench_dqn.py [--frames 50000] [--seeds 0 1]
 """
@@ -23,15 +24,15 @@ SETTINGS = {
     "learning_starts": 1000,
     "train_freq": 4,
     "gradient_steps": 1,
-    "target_update_every": 500,
+    "target_update_every": 100,
     "eps_start": 1.0,
     "eps_end": 0.04,
-    "eps_fraction": 0.2,
+    "eps_fraction": 0.1,
     "max_grad_norm": 10.0,
 }
 
 
-def run_drlrun(frames: int, seed: int) -> tuple[float, float]:
+def run_drlrun(frames: int, seed: int) -> tuple[float, float, float]:
     from hydra import compose, initialize_config_module
 
     from drlrun.runner import Runner
@@ -71,17 +72,17 @@ def run_drlrun(frames: int, seed: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         built = build(cfg, Path(tmp))
         runner = Runner(built.algo, runner_settings(built.top, 1), Path(tmp))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         while built.algo.frames < frames:
             built.algo.train_step()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         ret = built.algo.evaluate(10, seed + 1000)["eval_return_mean"]
         del runner
         built.algo.close()
-    return frames / elapsed, ret
+    return frames / elapsed, frames / cpu, ret
 
 
-def run_sb3(frames: int, seed: int) -> tuple[float, float]:
+def run_sb3(frames: int, seed: int) -> tuple[float, float, float]:
     import gymnasium as gym
     import torch
     from stable_baselines3 import DQN
@@ -110,11 +111,11 @@ def run_sb3(frames: int, seed: int) -> tuple[float, float]:
         device="cpu",
         verbose=0,
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=frames)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     ret, _ = evaluate_policy(model, gym.make("CartPole-v1"), n_eval_episodes=10, deterministic=True)
-    return frames / elapsed, float(ret)
+    return frames / elapsed, frames / cpu, float(ret)
 
 
 def _child(fn_name: str, frames: int, seed: int, queue: mp.Queue) -> None:
@@ -124,7 +125,7 @@ def _child(fn_name: str, frames: int, seed: int, queue: mp.Queue) -> None:
     queue.put(globals()[fn_name](frames, seed))
 
 
-def in_child(fn_name: str, frames: int, seed: int) -> tuple[float, float]:
+def in_child(fn_name: str, frames: int, seed: int) -> tuple[float, float, float]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn_name, frames, seed, queue))
@@ -139,13 +140,24 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
+    rows = []
     for seed in args.seeds:
-        d_sps, d_ret = in_child("run_drlrun", args.frames, seed)
-        s_sps, s_ret = in_child("run_sb3", args.frames, seed)
+        d = in_child("run_drlrun", args.frames, seed)
+        s = in_child("run_sb3", args.frames, seed)
+        rows.append((d, s))
         print(
-            f"seed {seed}: drlrun {d_sps:7.0f} SPS (eval {d_ret:6.1f}) | "
-            f"SB3 {s_sps:7.0f} SPS (eval {s_ret:6.1f}) | speed ratio {d_sps / s_sps:.2f}x"
+            f"seed {seed}: drlrun {d[0]:6.0f} SPS wall, {d[1]:6.0f} per CPU-s, eval {d[2]:6.1f} | "
+            f"SB3 {s[0]:6.0f} SPS wall, {s[1]:6.0f} per CPU-s, eval {s[2]:6.1f} | "
+            f"ratio wall {d[0] / s[0]:.2f}x, CPU {d[1] / s[1]:.2f}x"
         )
+    d_cpu = sum(r[0][1] for r in rows) / len(rows)
+    s_cpu = sum(r[1][1] for r in rows) / len(rows)
+    d_ret = sum(r[0][2] for r in rows) / len(rows)
+    s_ret = sum(r[1][2] for r in rows) / len(rows)
+    print(
+        f"mean over {len(rows)} seed(s): speed ratio (CPU) {d_cpu / s_cpu:.2f}x; "
+        f"final eval drlrun {d_ret:.1f} vs SB3 {s_ret:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -127,6 +127,8 @@ class ReplayBuffer:
         self, rows: np.ndarray, envs: np.ndarray, n_step: int, gamma: float, weights=None
     ) -> Batch:
         """Build the n-step batch for the chosen transitions."""
+        if n_step == 1 and self.k == 1:
+            return self._gather_one_step(rows, envs, gamma, weights)
         b = len(rows)
         returns = np.zeros(b, dtype=np.float32)
         discounts = np.full(b, gamma**n_step, dtype=np.float32)
@@ -156,6 +158,24 @@ class ReplayBuffer:
             obs=self._stack(rows, envs),
             actions=self.actions[rows, envs],
             returns=returns,
+            discounts=discounts,
+            next_obs=next_obs,
+            rows=rows,
+            envs=envs,
+            weights=weights,
+        )
+
+    def _gather_one_step(self, rows: np.ndarray, envs: np.ndarray, gamma: float, weights) -> Batch:
+        """The common 1-step, unstacked case without the n-step loop (same result as `gather`)."""
+        terminated = self.terminated[rows, envs]
+        discounts = np.where(terminated, 0.0, gamma).astype(np.float32)
+        next_obs = self.frames[(rows + 1) % self.rows, envs]
+        for i in np.flatnonzero(self.done[rows, envs] & ~terminated):
+            next_obs[i] = self.final[rows[i] * self.num_envs + envs[i]]
+        return Batch(
+            obs=self.frames[rows, envs],
+            actions=self.actions[rows, envs],
+            returns=self.rewards[rows, envs],
             discounts=discounts,
             next_obs=next_obs,
             rows=rows,
