@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
 from drlrun.algos.objectives import TDBatch, make_objective
+from drlrun.algos.optim import FlatAdam
 from drlrun.algos.schedules import LinearSchedule
 from drlrun.buffers.replay import Batch, ReplayBuffer
 from drlrun.envs.base import EnvFactory, obs_dtype
@@ -66,14 +67,6 @@ class DQNParams:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
 
 
-def make_adam(params: list[torch.nn.Parameter], lr: float, eps: float, device: torch.device):
-    """Adam, fused where torch supports it (about 1.7x faster steps for small CPU nets)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-    except (RuntimeError, TypeError):  # older torch or an unsupported device
-        return torch.optim.Adam(params, lr=lr, eps=eps)
-
-
 class DQN(Algorithm):
     def __init__(self, p: DQNParams, env: EnvFactory, ctx: RunContext):
         self.p, self.env_factory, self.ctx = p, env, ctx
@@ -87,8 +80,7 @@ class DQN(Algorithm):
         head = make_head(torso.out_features, self.n_actions, self.objective.atoms, p.dueling)
         self.online = QNetwork(torso, head).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.params = list(self.online.parameters())
-        self.optimizer = make_adam(self.params, p.lr, p.adam_eps, self.device)
+        self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
         decay = p.eps_decay_frames
         if p.eps_decay_fraction is not None:
             if ctx.budget_frames is None:
@@ -147,12 +139,9 @@ class DQN(Algorithm):
     def update(self) -> tuple[torch.Tensor, torch.Tensor]:
         batch = self.replay.sample(self.p.batch_size, self.rng, self.p.n_step, self.p.gamma)
         out = self.objective.loss(self.online, self.target, self.to_td_batch(batch), self.p.double)
-        for param in self.params:  # optimizer.zero_grad(set_to_none=True) without its overhead
-            param.grad = None
+        self.optimizer.zero_grad()
         out.loss.backward()
-        if self.p.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.params, self.p.max_grad_norm, foreach=True)
-        self.optimizer.step()
+        self.optimizer.step()  # clips to algo.max_grad_norm first
         if self.replay.uses_priorities:
             self.replay.update_priorities(batch, out.td_abs.cpu().numpy())
         self.updates += 1
