@@ -64,3 +64,21 @@ def test_batched_dict_matches_single_vectors():
         single = flat.as_dict(batch[k])
         for name in flat.names:
             assert torch.equal(batched[name][k], single[name])
+
+
+def test_linear_fast_path_matches_vmap_and_is_batch_invariant():
+    from drlrun.algos.population import linear_stack_forward, vmap_forward
+
+    policy = book_policy()
+    flat = FlatParams(policy)
+    vectors = torch.randn(6, 407)
+    obs = torch.randn(6, 1, 4)
+    fast = linear_stack_forward(policy)
+    assert fast is not None
+    with torch.inference_mode():
+        out = fast(flat.as_dict(vectors), obs)
+        torch.testing.assert_close(out, vmap_forward(policy)(flat.as_dict(vectors), obs))
+        # one row alone gives bit-identical output: workers may hold any share of a population
+        for k in range(6):
+            alone = fast(flat.as_dict(vectors[k : k + 1]), obs[k : k + 1])
+            assert torch.equal(alone[0], out[k])

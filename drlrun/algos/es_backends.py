@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import pickle
+import time
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -68,11 +69,13 @@ class ESWorker:
     def set_state(self, state: dict[str, Any]) -> None:
         self.core.load_state_dict(state)
 
-    def evaluate(self, generation: int) -> tuple[Results, int]:
+    def evaluate(self, generation: int) -> tuple[Results, int, float]:
+        """(seed index, fitness per sign) rows of this worker's seeds, env steps, busy seconds."""
+        start = time.perf_counter()
         p = self.p
         mine = list(range(self.index, p.n_seeds, self.count))
         if not mine:
-            return [], 0
+            return [], 0, 0.0
         seeds = generation_seeds(self.base_seed, generation, p.n_seeds)
         vectors = np.concatenate([self.core.members(generation, j) for j in mine])
         eps = episode_seeds(self.base_seed, generation, p.episodes_per_eval)
@@ -85,7 +88,8 @@ class ESWorker:
         )
         fit = self.evaluator.evaluate(vectors, eps, a_seeds)
         per_seed = fit.returns.reshape(len(mine), len(p.signs))
-        return [(j, *map(float, row)) for j, row in zip(mine, per_seed, strict=True)], fit.steps
+        rows = [(j, *map(float, row)) for j, row in zip(mine, per_seed, strict=True)]
+        return rows, fit.steps, time.perf_counter() - start
 
     def apply(self, generation: int, fitness: tuple[float, ...]) -> None:
         table = np.asarray(fitness, dtype=np.float64).reshape(self.p.n_seeds, len(self.p.signs))
@@ -105,19 +109,21 @@ class Backend(ABC):
         self.p, self.workers = spec.params, workers
         self.wire_sent = 0  # bytes a worker sent in the last generation (max over workers)
         self.wire_received = 0  # bytes a worker received in the last generation (max)
+        self.busy = 0.0  # seconds the slowest worker spent evaluating in the last generation
 
     def evaluate(self, generation: int) -> tuple[np.ndarray, int]:
         request = ("evaluate", generation)
         replies = self._evaluate(generation)
         table = np.full((self.p.n_seeds, len(self.p.signs)), np.nan)
         steps = 0
-        for results, n in replies:
+        for results, n, _ in replies:
             steps += n
             for j, *fits in results:
                 table[int(j)] = fits
         if np.isnan(table).any():
             raise RuntimeError("a worker did not report every seed it owns")
-        self.wire_sent = max(_size((r, n)) for r, n in replies)
+        self.wire_sent = max(_size(reply) for reply in replies)
+        self.busy = max(reply[2] for reply in replies)
         self.wire_received = _size(request)
         return table, steps
 
@@ -127,7 +133,7 @@ class Backend(ABC):
         self._apply(generation, message[2])
 
     @abstractmethod
-    def _evaluate(self, generation: int) -> list[tuple[Results, int]]: ...
+    def _evaluate(self, generation: int) -> list[tuple[Results, int, float]]: ...
 
     @abstractmethod
     def _apply(self, generation: int, fitness: tuple[float, ...]) -> None: ...

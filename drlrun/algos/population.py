@@ -7,19 +7,66 @@ does not depend on which other rollouts share its batch (or its worker process).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
+from torch import nn
 from torch.func import functional_call, vmap
 
 from drlrun.algos.base import run_episodes
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.vector import SyncVecEnv
+from drlrun.nets.base import ACTIVATIONS
 from drlrun.nets.flat import FlatParams
 from drlrun.nets.policy import ActionMap, PolicyNet
+
+BatchedForward = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
+
+
+def vmap_forward(policy: nn.Module) -> BatchedForward:
+    """Any module: (params with a leading batch dim, obs (B, 1, ...)) -> (B, 1, out)."""
+
+    def single(params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        return functional_call(policy, params, (obs,))
+
+    return vmap(single)
+
+
+def linear_stack_forward(policy: PolicyNet) -> BatchedForward | None:
+    """A fast path for MLP torsos (Linear + elementwise activations): one batched matmul per
+    layer instead of vmap, whose per-call overhead (~0.3 ms) dominates small nets. Returns
+    None for any other torso, which then goes through `vmap_forward`."""
+    body = getattr(policy.torso, "body", None)
+    if not isinstance(body, nn.Sequential):
+        return None
+    steps: list[tuple[str, nn.Module]] = []
+    for name, module in [(f"torso.body.{i}", m) for i, m in enumerate(body)] + [
+        ("out", policy.out)
+    ]:
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            steps.append((name, module))
+        elif isinstance(module, nn.Flatten):
+            continue
+        elif type(module) in ACTIVATIONS.values():
+            steps.append(("", module))
+        else:
+            return None
+    prepare = policy.torso.prepare
+
+    def forward(params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        h = prepare(obs.flatten(2))
+        for name, module in steps:
+            if name:
+                w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+                h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            else:
+                h = module(h)
+        return h
+
+    return forward
 
 
 @dataclass
@@ -48,10 +95,7 @@ class PopulationEvaluator:
         self.max_rollouts = max(1, max_rollouts)
         self.envs: list[gym.Env] = []
 
-        def single(params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.policy, params, (obs,))
-
-        self._batched = vmap(single)
+        self._batched = linear_stack_forward(policy) or vmap_forward(policy)
 
     def _env(self, i: int) -> gym.Env:
         while len(self.envs) <= i:
