@@ -41,10 +41,11 @@ def measure(args: argparse.Namespace, workers: int) -> dict[str, float]:
         for _ in range(args.warmup):
             es.train_step()
         frames0, t0 = es.frames, time.perf_counter()
-        sent, received, busy = [], [], []
+        sent, received, busy, cpu = [], [], [], []
         for _ in range(args.generations):
             es.train_step()
             busy.append(es.backend.busy)
+            cpu.append(es.backend.cpu)
             sent.append(es.backend.wire_sent)
             received.append(es.backend.wire_received)
         elapsed = time.perf_counter() - t0
@@ -54,6 +55,7 @@ def measure(args: argparse.Namespace, workers: int) -> dict[str, float]:
             "sent": float(np.mean(sent)),
             "received": float(np.mean(received)),
             "busy": float(np.sum(busy)) / elapsed,
+            "cpu": float(np.sum(cpu)) / max(float(np.sum(busy)), 1e-9),
             "theta": es.theta.copy(),
         }
     finally:
@@ -84,7 +86,7 @@ def main() -> None:
     )
     print(
         f"{'workers':>7} {'gen/s':>8} {'frames/s':>10} {'speed-up':>8} {'efficiency':>10} "
-        f"{'busy':>5} {'bytes sent/gen/worker':>22} {'bytes received/gen/worker':>26}"
+        f"{'busy':>5} {'cpu':>5} {'bytes sent/gen/worker':>22} {'bytes received/gen/worker':>26}"
     )
     base, first_theta = None, None
     w0 = args.workers[0]
@@ -97,7 +99,7 @@ def main() -> None:
         frames_per_s = r["frames"] * r["gps"] / args.generations
         print(
             f"{w:>7} {r['gps']:>8.3f} {frames_per_s:>10.0f} {speedup:>8.2f} {efficiency:>10.2f} "
-            f"{r['busy']:>5.2f} {r['sent']:>22.0f} {r['received']:>26.0f}"
+            f"{r['busy']:>5.2f} {r['cpu']:>5.2f} {r['sent']:>22.0f} {r['received']:>26.0f}"
         )
         if not np.array_equal(r["theta"], first_theta):
             print(f"  WARNING: parameters after {w} workers differ from the first run")

@@ -69,13 +69,14 @@ class ESWorker:
     def set_state(self, state: dict[str, Any]) -> None:
         self.core.load_state_dict(state)
 
-    def evaluate(self, generation: int) -> tuple[Results, int, float]:
-        """(seed index, fitness per sign) rows of this worker's seeds, env steps, busy seconds."""
-        start = time.perf_counter()
+    def evaluate(self, generation: int) -> tuple[Results, int, float, float]:
+        """(seed index, fitness per sign) rows of this worker's seeds, env steps, and the wall
+        and CPU seconds the evaluation took (CPU < wall: the worker waited for a core)."""
+        start, cpu = time.perf_counter(), time.process_time()
         p = self.p
         mine = list(range(self.index, p.n_seeds, self.count))
         if not mine:
-            return [], 0, 0.0
+            return [], 0, 0.0, 0.0
         seeds = generation_seeds(self.base_seed, generation, p.n_seeds)
         vectors = np.concatenate([self.core.members(generation, j) for j in mine])
         eps = episode_seeds(self.base_seed, generation, p.episodes_per_eval)
@@ -89,7 +90,7 @@ class ESWorker:
         fit = self.evaluator.evaluate(vectors, eps, a_seeds)
         per_seed = fit.returns.reshape(len(mine), len(p.signs))
         rows = [(j, *map(float, row)) for j, row in zip(mine, per_seed, strict=True)]
-        return rows, fit.steps, time.perf_counter() - start
+        return rows, fit.steps, time.perf_counter() - start, time.process_time() - cpu
 
     def apply(self, generation: int, fitness: tuple[float, ...]) -> None:
         table = np.asarray(fitness, dtype=np.float64).reshape(self.p.n_seeds, len(self.p.signs))
@@ -110,13 +111,14 @@ class Backend(ABC):
         self.wire_sent = 0  # bytes a worker sent in the last generation (max over workers)
         self.wire_received = 0  # bytes a worker received in the last generation (max)
         self.busy = 0.0  # seconds the slowest worker spent evaluating in the last generation
+        self.cpu = 0.0  # CPU seconds of the busiest worker in the last generation
 
     def evaluate(self, generation: int) -> tuple[np.ndarray, int]:
         request = ("evaluate", generation)
         replies = self._evaluate(generation)
         table = np.full((self.p.n_seeds, len(self.p.signs)), np.nan)
         steps = 0
-        for results, n, _ in replies:
+        for results, n, *_ in replies:
             steps += n
             for j, *fits in results:
                 table[int(j)] = fits
@@ -124,6 +126,7 @@ class Backend(ABC):
             raise RuntimeError("a worker did not report every seed it owns")
         self.wire_sent = max(_size(reply) for reply in replies)
         self.busy = max(reply[2] for reply in replies)
+        self.cpu = max(reply[3] for reply in replies)
         self.wire_received = _size(request)
         return table, steps
 
@@ -133,7 +136,7 @@ class Backend(ABC):
         self._apply(generation, message[2])
 
     @abstractmethod
-    def _evaluate(self, generation: int) -> list[tuple[Results, int, float]]: ...
+    def _evaluate(self, generation: int) -> list[tuple[Results, int, float, float]]: ...
 
     @abstractmethod
     def _apply(self, generation: int, fitness: tuple[float, ...]) -> None: ...
