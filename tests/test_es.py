@@ -171,3 +171,9 @@ def test_es_improves_cartpole_return():
         es.close()
     assert before < 30
     assert after > 150
+
+
+def test_ray_backend_without_ray_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(DrlrunError, match="backend=process"):
+        make_es(0, population=4, backend="ray", workers=2)
