@@ -56,6 +56,7 @@ def measure(args: argparse.Namespace, workers: int) -> dict[str, float]:
             "received": float(np.mean(received)),
             "busy": float(np.sum(busy)) / elapsed,
             "cpu": float(np.sum(cpu)) / max(float(np.sum(busy)), 1e-9),
+            "cpu_per_gen": float(np.mean(cpu)),
             "theta": es.theta.copy(),
         }
     finally:
@@ -86,20 +87,21 @@ def main() -> None:
     )
     print(
         f"{'workers':>7} {'gen/s':>8} {'frames/s':>10} {'speed-up':>8} {'efficiency':>10} "
-        f"{'busy':>5} {'cpu':>5} {'bytes sent/gen/worker':>22} {'bytes received/gen/worker':>26}"
+        f"{'busy':>5} {'cpu':>5} {'cpu-eff':>7} {'bytes sent/gen/worker':>22} {'bytes received/gen/worker':>26}"
     )
-    base, first_theta = None, None
+    base, first_theta, base_cpu = None, None, None
     w0 = args.workers[0]
     for w in args.workers:
         r = measure(args, w)
         if base is None:
-            base, first_theta = r["gps"], r["theta"]
+            base, first_theta, base_cpu = r["gps"], r["theta"], r["cpu_per_gen"]
+        cpu_eff = base_cpu * w0 / (w * r["cpu_per_gen"])
         speedup = r["gps"] / base
         efficiency = speedup * w0 / w
         frames_per_s = r["frames"] * r["gps"] / args.generations
         print(
             f"{w:>7} {r['gps']:>8.3f} {frames_per_s:>10.0f} {speedup:>8.2f} {efficiency:>10.2f} "
-            f"{r['busy']:>5.2f} {r['cpu']:>5.2f} {r['sent']:>22.0f} {r['received']:>26.0f}"
+            f"{r['busy']:>5.2f} {r['cpu']:>5.2f} {cpu_eff:>7.2f} {r['sent']:>22.0f} {r['received']:>26.0f}"
         )
         if not np.array_equal(r["theta"], first_theta):
             print(f"  WARNING: parameters after {w} workers differ from the first run")
