@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import pickle
 import time
 import traceback
@@ -29,6 +30,7 @@ from drlrun.errors import DrlrunError
 from drlrun.nets.flat import FlatParams
 from drlrun.nets.policy import ActionMap, PolicyNet
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 Results = list[tuple[float, ...]]  # (seed index, fitness per sign) rows
 
 
@@ -199,6 +201,22 @@ def _process_main(conn, spec_bytes: bytes, index: int, count: int) -> None:
         conn.close()
 
 
+@contextlib.contextmanager
+def _single_threaded_children():
+    """Start children with one BLAS/OpenMP thread (as Ray does for its actors): idle BLAS
+    threads spin, and with one process per core they would steal the other workers' CPU."""
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class ProcessBackend(Backend):
     """`workers` local processes (multiprocessing, spawn), each a replica, talking over pipes."""
 
@@ -209,13 +227,16 @@ class ProcessBackend(Backend):
         ctx = mp.get_context("spawn")
         payload = spec.dumps()
         self.conns, self.procs = [], []
-        for k in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_process_main, args=(child, payload, k, workers), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
+        with _single_threaded_children():
+            for k in range(workers):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(
+                    target=_process_main, args=(child, payload, k, workers), daemon=True
+                )
+                proc.start()
+                child.close()
+                self.conns.append(parent)
+                self.procs.append(proc)
 
     def _recv(self, k: int) -> Any:
         try:
