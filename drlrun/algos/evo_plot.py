@@ -13,6 +13,7 @@ def plot_fitness(history: np.ndarray, path: Path, title: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4))
     if len(history):
@@ -20,6 +21,7 @@ def plot_fitness(history: np.ndarray, path: Path, title: str) -> Path:
         ax.plot(gen, history[:, 2], label="best", color="tab:green")
         ax.plot(gen, history[:, 1], label="mean", color="tab:blue")
         ax.plot(gen, history[:, 3], label="worst", color="tab:red", alpha=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Generations")
     ax.set_ylabel("Fitness")
     ax.set_title(title)
