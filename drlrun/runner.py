@@ -103,6 +103,8 @@ class Runner:
     # --- loop -----------------------------------------------------------------------------------
     def _done(self, t_start: float) -> bool:
         s = self.s
+        if self.algo.finished:
+            return True
         if s.budget_frames is not None and self.algo.frames >= s.budget_frames:
             return True
         if s.budget_iterations is not None and self.iteration >= s.budget_iterations:
@@ -198,6 +200,8 @@ class Runner:
                 final = self.last_eval  # a periodic evaluation just ran at this frame count
             else:
                 final = self._evaluate(logger, "final")
+            for figure in self.algo.plots(self.run_dir):
+                log.info("wrote %s", figure)
             status = "finished"
         except Interrupted:
             status = "interrupted"

@@ -40,6 +40,7 @@ class Algorithm(ABC):
     opens files or parses config (its builder does), it returns numbers."""
 
     frames: int = 0  # environment steps taken by the agent so far
+    finished: bool = False  # set when the algorithm is done early (e.g. a GA found its target)
 
     @abstractmethod
     def train_step(self) -> TrainResult: ...
