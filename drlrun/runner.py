@@ -170,14 +170,15 @@ class Runner:
                     self._flush_train(logger)
                     elapsed = time.perf_counter() - t_start
                     sps = (now - start_frames) / max(elapsed, 1e-9)
-                    recent = (
-                        float(np.mean([e[0] for e in self.episodes])) if self.episodes else math.nan
-                    )
-                    logger.speed(now, sps, {"return": recent})
+                    fields = {}
+                    if self.episodes:  # population methods report fitness, not episodes
+                        fields["return"] = float(np.mean([e[0] for e in self.episodes]))
+                    logger.speed(now, sps, fields)
                     logger.progress.line(
                         f"frames {now}"
                         + (f"/{s.budget_frames}" if s.budget_frames else "")
-                        + f" | sps {sps:.0f} | return {recent:.2f}"
+                        + f" | sps {sps:.0f}"
+                        + "".join(f" | {k} {v:.2f}" for k, v in fields.items())
                     )
                 if s.eval_every > 0 and _crossed(before, now, s.eval_every):
                     metrics = self._evaluate(logger, "eval")
