@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
 import signal
 import time
 from dataclasses import dataclass
