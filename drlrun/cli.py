@@ -16,10 +16,13 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from drlrun.errors import DrlrunError
-from drlrun.resume import find_checkpoint
+from drlrun.resume import check_same_run, find_checkpoint, finished_summary
+from drlrun.sweep import callbacks
+from drlrun.sweep.failures import CONTINUED_IN, record_failure
 
 log = logging.getLogger("drlrun")
 GROUPS = ("algo", "net", "env", "device", "experiment")
@@ -76,26 +79,46 @@ def _attach_log_file(run_dir: Path) -> None:
     logging.getLogger().addHandler(handler)
 
 
-def run(cfg: DictConfig) -> dict:
-    """Run one job of the composed config; returns the summary."""
-    from drlrun.runner import Runner
-    from drlrun.session import build
-    from drlrun.settings import runner_settings
-
+def _locate_run(cfg: DictConfig, multirun: bool) -> tuple[Path, Path | None]:
+    """The run dir this job writes to and the checkpoint it resumes from (None: fresh)."""
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     roots = [Path(hc.run.dir).parts[0], Path(hc.sweep.dir).parts[0]]
     found = find_checkpoint(
-        cfg.resume, run_dir, list(hc.overrides.task), [Path(r) for r in dict.fromkeys(roots)]
+        cfg.resume,
+        run_dir,
+        list(hc.overrides.task),
+        [Path(r) for r in dict.fromkeys(roots)],
+        missing_ok=multirun,
     )
-    resume_from = None
-    if found is not None:
-        old_dir, resume_from = found
-        if old_dir.resolve() != run_dir.resolve():
-            log.info("continuing run %s (this invocation's dir %s is removed)", old_dir, run_dir)
+    if found is None:
+        return run_dir, None
+    old_dir, resume_from = found
+    check_same_run(old_dir, cfg)
+    if old_dir.resolve() != run_dir.resolve():
+        log.info("continuing run %s (this invocation's dir %s is left unused)", old_dir, run_dir)
+        if multirun:  # the sweep dir keeps a pointer so drlrun-report finds the job
+            (run_dir / CONTINUED_IN).write_text(str(old_dir.resolve()) + "\n")
+        else:
             shutil.rmtree(run_dir, ignore_errors=True)
-            run_dir = old_dir
-            _attach_log_file(run_dir)
+        run_dir = old_dir
+        _attach_log_file(run_dir)
+    return run_dir, resume_from
+
+
+def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
+    """Run one job of the composed config in `run_dir`; returns the summary."""
+    from drlrun.runner import Runner
+    from drlrun.session import build
+    from drlrun.settings import runner_settings, validate
+
+    if resume_from is not None:
+        done = finished_summary(run_dir, validate(cfg).budget)
+        if done is not None:
+            log.info(
+                "%s already finished its budget; skipped (raise budget.* to extend it)", run_dir
+            )
+            return done
     else:
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     built = build(cfg, run_dir)
@@ -108,15 +131,20 @@ def run(cfg: DictConfig) -> dict:
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> dict:
+    """One job. In a sweep a failing job records its error in its run dir and returns, so the
+    other jobs go on; the sweep's end lists the failures (drlrun.sweep.callbacks)."""
     from drlrun.runner import Interrupted
 
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        run(cfg)
+        run_dir, resume_from = _locate_run(cfg, multirun)
+        return run(cfg, run_dir, resume_from)
     except DrlrunError as err:
         log.error("%s", err)
-        if HydraConfig.get().mode.name == "MULTIRUN":
-            raise  # let the launcher record the failed job
+        if multirun:
+            return record_failure(run_dir, err)
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except Interrupted as stop:
@@ -125,6 +153,11 @@ def _hydra_main(cfg: DictConfig) -> None:
         log.warning(msg)
         print(msg, file=sys.stderr)
         sys.exit(128 + stop.signum)
+    except Exception as err:
+        if not multirun:
+            raise
+        log.exception("job failed")
+        return record_failure(run_dir, err)
 
 
 def main() -> None:
@@ -136,6 +169,8 @@ def main() -> None:
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     _hydra_main()
+    if callbacks.FAILED_JOBS:
+        sys.exit(1)  # the sweep ran to its end, but some jobs failed (listed above)
 
 
 if __name__ == "__main__":
