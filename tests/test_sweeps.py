@@ -142,3 +142,22 @@ def test_interrupted_sweep_resumes_and_skips_finished_jobs(tmp_path: Path) -> No
     assert again.returncode == 0
     assert (again.stderr + again.stdout).count("already finished its budget; skipped") == 2
     assert (tmp_path / "sweep/0/summary.json").read_text() == before
+
+
+def test_drlrun_eval_on_a_multirun_dir_evaluates_every_job(joblib_sweep) -> None:
+    from drlrun.evaluate import EvalArgs, evaluate_run
+
+    sweep, _ = joblib_sweep
+    out = subprocess.run(
+        [sys.executable, "-m", "drlrun.evaluate", str(sweep), "episodes=2"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    with (sweep / "eval.csv").open() as f:
+        rows = {Path(r["run_dir"]).name: r for r in csv.DictReader(f)}
+    assert set(rows) == {"0", "1", "2", "3", "4", "5"}
+    assert {k for k, r in rows.items() if r["skipped"]} == {"2", "5"}  # failed: no checkpoint
+    single = evaluate_run(sweep / "3", EvalArgs(episodes=2))  # same checkpoint, same eval seed
+    assert float(rows["3"]["eval_return_mean"]) == single["eval_return_mean"]
+    assert int(rows["3"]["frames"]) == single["frames"] >= 1024
