@@ -23,6 +23,7 @@ from drlrun.errors import DrlrunError
 from drlrun.resume import check_same_run, find_checkpoint, finished_summary
 from drlrun.sweep import callbacks
 from drlrun.sweep.failures import CONTINUED_IN, record_failure
+from drlrun.sweep.result import JobResult
 
 log = logging.getLogger("drlrun")
 GROUPS = ("algo", "net", "env", "device", "experiment")
@@ -111,6 +112,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
     from drlrun.runner import Runner
     from drlrun.session import build
     from drlrun.settings import runner_settings, validate
+    from drlrun.sweep.tuning import trial_reporter
 
     if resume_from is not None:
         done = finished_summary(run_dir, validate(cfg).budget)
@@ -124,14 +126,14 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
     built = build(cfg, run_dir)
     try:
         settings = runner_settings(built.top, built.env.frame_skip)
-        return Runner(built.algo, settings, run_dir).run(resume_from)
+        return Runner(built.algo, settings, run_dir, trial_reporter()).run(resume_from)
     finally:
         built.algo.close()
         built.env.close()
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> dict:
+def _hydra_main(cfg: DictConfig) -> JobResult:
     """One job. In a sweep a failing job records its error in its run dir and returns, so the
     other jobs go on; the sweep's end lists the failures (drlrun.sweep.callbacks)."""
     from drlrun.runner import Interrupted
@@ -140,11 +142,11 @@ def _hydra_main(cfg: DictConfig) -> dict:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run_dir, resume_from = _locate_run(cfg, multirun)
-        return run(cfg, run_dir, resume_from)
+        return JobResult(run(cfg, run_dir, resume_from))
     except DrlrunError as err:
         log.error("%s", err)
         if multirun:
-            return record_failure(run_dir, err)
+            return JobResult(record_failure(run_dir, err))
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except Interrupted as stop:
@@ -157,7 +159,7 @@ def _hydra_main(cfg: DictConfig) -> dict:
         if not multirun:
             raise
         log.exception("job failed")
-        return record_failure(run_dir, err)
+        return JobResult(record_failure(run_dir, err))
 
 
 def main() -> None:

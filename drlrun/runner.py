@@ -9,6 +9,7 @@ import logging
 import math
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,17 @@ class Interrupted(Exception):
 
 
 class Runner:
-    def __init__(self, algo: Algorithm, settings: RunnerSettings, run_dir: Path):
+    def __init__(
+        self,
+        algo: Algorithm,
+        settings: RunnerSettings,
+        run_dir: Path,
+        on_eval: Callable[[int, dict[str, float]], bool] | None = None,
+    ):
+        """`on_eval(frames, metrics)` sees every periodic evaluation; returning True stops the
+        run early with status "pruned" (Optuna pruning)."""
         self.algo, self.s, self.run_dir = algo, settings, run_dir
+        self.on_eval = on_eval
         self.ckpt_dir = run_dir / "checkpoints"
         self.iteration = 0
         self.episodes: collections.deque = collections.deque(maxlen=RECENT_EPISODES)
@@ -184,6 +194,14 @@ class Runner:
                         f"+- {metrics['eval_return_std']:.2f}",
                         on_bar=True,
                     )
+                    if self.on_eval is not None and self.on_eval(now, metrics):
+                        log.info(
+                            "pruned at frame %d (eval return %.2f)",
+                            now,
+                            metrics["eval_return_mean"],
+                        )
+                        status = "pruned"
+                        break
                 if s.ckpt_every > 0 and _crossed(before, now, s.ckpt_every):
                     self.save()
                 if self._signal is not None:
@@ -192,13 +210,16 @@ class Runner:
             if self.acc:
                 self._flush_train(logger)
             path = self.save()
-            if s.eval_episodes == 0:
+            if status == "pruned":
+                final = self.last_eval
+            elif s.eval_episodes == 0:
                 final = {}
             elif self._last_eval_frames == self.algo.frames:
                 final = self.last_eval  # a periodic evaluation just ran at this frame count
             else:
                 final = self._evaluate(logger, "final")
-            status = "finished"
+            if status != "pruned":
+                status = "finished"
         except Interrupted:
             status = "interrupted"
             raise
@@ -207,7 +228,10 @@ class Runner:
                 signal.signal(sig, handler)
             elapsed = time.perf_counter() - t_start
             summary = self._summary(
-                status, final if status == "finished" else self.last_eval, elapsed, start_frames
+                status,
+                final if status in ("finished", "pruned") else self.last_eval,
+                elapsed,
+                start_frames,
             )
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             logger.close()
