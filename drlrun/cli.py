@@ -6,12 +6,12 @@ one line and exit with code 2; Ctrl-C / SIGTERM save a checkpoint before exiting
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shutil
 import signal
 import sys
-from importlib import resources
 from pathlib import Path
 
 import hydra
@@ -30,13 +30,19 @@ GROUPS = ("algo", "net", "env", "device", "experiment")
 _GROUP_ARG = re.compile(r"^\+{0,2}(?P<group>[a-z_]+)=(?P<value>[^\s]+)$")
 
 
-def conf_dir() -> Path:
-    return Path(str(resources.files("drlrun") / "conf"))
+@functools.cache
+def _config_repository():
+    """Hydra's view of every config dir: drlrun's and those plugins add to the search path."""
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_module("drlrun.conf", version_base="1.3"):
+        return GlobalHydra.instance().config_loader()
 
 
 def group_options(group: str) -> list[str]:
-    folder = conf_dir() / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    """Options of a config group, plugins' included (e.g. algo=cem from a plugin package)."""
+    return sorted(_config_repository().get_group_options(group))
 
 
 def check_group_args(argv: list[str]) -> None:
