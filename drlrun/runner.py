@@ -21,6 +21,7 @@ from drlrun.algos.base import Algorithm
 from drlrun.errors import DrlrunError
 from drlrun.logger import RunLogger
 from drlrun.seeding import global_rng_state, set_global_rng_state
+from drlrun.tracking import make_trackers
 
 log = logging.getLogger("drlrun")
 RECENT_EPISODES = 100
@@ -44,6 +45,7 @@ class RunnerSettings:
     log_tensorboard: bool
     log_progress: bool
     frame_skip: int = 1
+    log_backends: tuple[str, ...] = ()  # wandb / mlflow (drlrun.tracking)
 
 
 class Interrupted(Exception):
@@ -158,6 +160,7 @@ class Runner:
             s.log_progress,
             s.budget_frames,
             start_frames if resume_from is not None else None,
+            make_trackers(s.log_backends, self.run_dir) if s.log_backends else None,
         )
         handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -234,7 +237,7 @@ class Runner:
                 start_frames,
             )
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            logger.close()
+            logger.close(status)
         log.info("checkpoint %s; summary %s", path, self.run_dir / "summary.json")
         return summary
 

@@ -80,7 +80,7 @@ def test_optuna_sweeper_prunes_on_eval_returns_and_resumes_its_study(tmp_path: P
     trial 1 at its first evaluation, below trial 0's return at the same frame."""
     optuna = pytest.importorskip("optuna")
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    args = ["--multirun", *JOB, "budget.frames=2048", "eval.episodes=3"]
+    args = ["--multirun", *JOB, "budget.frames=1024", "eval.episodes=3"]
     args += ["hydra/sweeper=optuna_pruning", "eval.epsilon=choice(0.0,1.0)"]
     args += ["hydra.sweeper.sampler.seed=0", "hydra.sweeper.pruner.n_startup_trials=1"]
     args += [f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=t"]
@@ -92,13 +92,13 @@ def test_optuna_sweeper_prunes_on_eval_returns_and_resumes_its_study(tmp_path: P
     assert [t.params["eval.epsilon"] for t in trials] == [1.0, 0.0, 1.0]
     assert [t.state for t in trials] == [TS.COMPLETE, TS.PRUNED, TS.COMPLETE]
     pruned = json.loads((tmp_path / "sweep/1/summary.json").read_text())
-    assert pruned["status"] == "pruned" and pruned["frames"] < 2048
+    assert pruned["status"] == "pruned" and pruned["frames"] < 1024
     step, value = max(trials[1].intermediate_values.items())
     assert step == pruned["frames"] and value == pruned["eval_return_mean"]
     assert value < trials[0].intermediate_values[step]
     for number in (0, 2):  # the value told to Optuna is the job's final eval return
         summary = json.loads((tmp_path / f"sweep/{number}/summary.json").read_text())
-        assert trials[number].value == summary["eval_return_mean"] and summary["frames"] >= 2048
+        assert trials[number].value == summary["eval_return_mean"] and summary["frames"] >= 1024
     results = yaml.safe_load((tmp_path / "sweep/optimization_results.yaml").read_text())
     assert results["states"]["PRUNED"] == 1 and results["best_value"] == max(
         trials[0].value, trials[2].value

@@ -41,6 +41,8 @@ def joblib_sweep(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return cwd / "sweep", run_cli(args, cwd)
 
 
+@pytest.mark.slow
+@pytest.mark.ci
 def test_failing_jobs_do_not_stop_the_sweep_and_are_recorded(joblib_sweep) -> None:
     sweep, out = joblib_sweep
     assert out.returncode == 1, out.stderr  # the sweep ran to its end; exit 1 flags the failures
@@ -59,6 +61,8 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_recorded(joblib_sweep) -> No
     assert "2 of 6 jobs failed" in out.stderr + out.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ci
 def test_joblib_runs_jobs_in_parallel(joblib_sweep) -> None:
     sweep, _ = joblib_sweep
     spans = sorted(_log_span(sweep / n) for n in ("0", "1", "3", "4"))
@@ -76,6 +80,8 @@ def _expected(sweep: Path, algo: str) -> list[float]:
     return values
 
 
+@pytest.mark.slow
+@pytest.mark.ci
 def test_report_aggregates_the_jobs_numbers(joblib_sweep) -> None:
     sweep, _ = joblib_sweep
     out = subprocess.run(
@@ -109,6 +115,7 @@ def test_statistics_known_values() -> None:
     assert 0.0 < low < 15.0 < high < 30.0
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_and_skips_finished_jobs(tmp_path: Path) -> None:
     args = ["--multirun", *SWEEP, "budget.frames=4000", "seed=0,1", "hydra.sweep.dir=sweep"]
     proc = subprocess.Popen(
@@ -144,6 +151,7 @@ def test_interrupted_sweep_resumes_and_skips_finished_jobs(tmp_path: Path) -> No
     assert (tmp_path / "sweep/0/summary.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_drlrun_eval_on_a_multirun_dir_evaluates_every_job(joblib_sweep) -> None:
     from drlrun.evaluate import EvalArgs, evaluate_run
 
