@@ -3,7 +3,8 @@
 Groups a sweep's jobs by the swept overrides (every key whose value differs between jobs, seed
 excluded), and prints per group: finished seeds, mean, std, 95% bootstrap CI of the mean and IQM
 of `metric` from each job's summary.json, mean frames, wall time and SPS, and failed or
-unfinished jobs. Writes report.md, report.csv and curves.png (per-group mean learning curve with a
+unfinished jobs; the numbers a book preset reports (its `book:` key) appear beside the
+measured means. Writes report.md, report.csv and curves.png (per-group mean learning curve with a
 95% bootstrap band across seeds, from metrics.csv) to `out` (default <multirun_dir>/report).
 """
 
@@ -68,7 +69,17 @@ class GroupRow:
             "wall_time_s": avg("wall_time_s"),
             "sps": avg("sps"),
             "failed": len(self.failed),
+            "book": self.jobs[0].book.get(self.metric, math.nan),
         }
+
+    def book_rows(self) -> list[tuple[str, float, float]]:
+        """(key, book's number, measured mean) for every number the preset reports."""
+        out = []
+        for key, reported in sorted(self.jobs[0].book.items()):
+            x = np.array([j.value(key) for j in self.finished], dtype=float)
+            x = x[np.isfinite(x)]
+            out.append((key, reported, float(x.mean()) if x.size else math.nan))
+        return out
 
 
 def group_jobs(jobs: list[Job], metric: str) -> tuple[list[str], list[GroupRow]]:
@@ -91,7 +102,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def markdown(rows: list[dict], metric: str, failures: list[Job]) -> str:
+def markdown(rows: list[dict], metric: str, failures: list[Job], groups: list[GroupRow]) -> str:
     lines = [
         f"# Sweep report: {metric}",
         "",
@@ -102,6 +113,11 @@ def markdown(rows: list[dict], metric: str, failures: list[Job]) -> str:
         "|" + "---|" * len(COLUMNS),
     ]
     lines += ["| " + " | ".join(_fmt(r[c]) for c in COLUMNS) + " |" for r in rows]
+    book = [(g.label, *row) for g in groups for row in g.book_rows()]
+    if book:
+        lines += ["", "## Against the book's reported numbers", ""]
+        lines += ["| group | key | book | measured mean |", "|---|---|---|---|"]
+        lines += [f"| {g} | {k} | {_fmt(b)} | {_fmt(m)} |" for g, k, b, m in book]
     if failures:
         lines += ["", "## Failed or unfinished jobs", ""]
         for job in failures:
@@ -166,9 +182,9 @@ def build_report(sweep_dir: Path, args: ReportArgs) -> dict:
     out = Path(args.out) if args.out else sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     failures = [j for g in groups for j in g.failed]
-    (out / "report.md").write_text(markdown(rows, args.metric, failures))
+    (out / "report.md").write_text(markdown(rows, args.metric, failures, groups))
     with (out / "report.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "book"])
         writer.writeheader()
         writer.writerows(rows)
     png = plot_curves(groups, args.curve, out / "curves.png")

@@ -53,6 +53,7 @@ class TopLevel:
     seed: int = 0
     resume: Any = False
     fidelity: str = "fixed"
+    book: dict[str, float] = field(default_factory=dict)  # reported numbers, for drlrun-report
     budget: Budget = field(default_factory=Budget)
     eval: Eval = field(default_factory=Eval)
     checkpoint: Checkpoint = field(default_factory=Checkpoint)

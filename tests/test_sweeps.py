@@ -36,7 +36,7 @@ def joblib_sweep(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """dqn and double_dqn x seeds 0, 1 (4 real jobs, 2 at a time) plus seed=-1, which fails."""
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     cwd = tmp_path_factory.mktemp("joblib")
-    args = ["--multirun", *SWEEP, "algo=dqn,double_dqn", "seed=0,1,-1"]
+    args = ["--multirun", *SWEEP, "algo=dqn,double_dqn", "seed=0,1,-1", "+book.eval_return_mean=20"]
     args += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweep.dir=sweep"]
     return cwd / "sweep", run_cli(args, cwd)
 
@@ -102,6 +102,9 @@ def test_report_aggregates_the_jobs_numbers(joblib_sweep) -> None:
         assert float(row["frames"]) >= 1024 and float(row["sps"]) > 0
     md = (sweep / "report" / "report.md").read_text()
     assert "| algo=dqn | 2 |" in md and "seed=-1" in md and "non-negative" in md
+    assert float(rows["algo=dqn"]["book"]) == 20.0  # the preset's reported number, beside the mean
+    mean = statistics.mean(_expected(sweep, "dqn"))
+    assert f"| algo=dqn | eval_return_mean | 20 | {mean:.4g} |" in md
     assert (sweep / "report" / "curves.png").stat().st_size > 5000
 
 

@@ -24,6 +24,7 @@ class Job:
     overrides: dict[str, str]
     summary: dict[str, Any] | None
     rows: list[dict[str, str]] = field(default_factory=list)
+    book: dict[str, float] = field(default_factory=dict)  # the preset's reported numbers
 
     @property
     def status(self) -> str:
@@ -61,6 +62,14 @@ def _parse_overrides(path: Path) -> dict[str, str]:
     return result
 
 
+def _book(run_dir: Path) -> dict[str, float]:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return {}
+    book = (yaml.safe_load(path.read_text()) or {}).get("book") or {}
+    return {str(k): float(v) for k, v in book.items() if isinstance(v, int | float)}
+
+
 def load_jobs(sweep_dir: Path) -> list[Job]:
     if not sweep_dir.is_dir():
         raise DrlrunError(f"{sweep_dir} is not a directory; pass a multirun dir")
@@ -72,7 +81,7 @@ def load_jobs(sweep_dir: Path) -> list[Job]:
         if (where / "metrics.csv").exists():
             with (where / "metrics.csv").open(newline="") as f:
                 rows = list(csv.DictReader(f))
-        jobs.append(Job(where, overrides, read_summary(where), rows))
+        jobs.append(Job(where, overrides, read_summary(where), rows, _book(where)))
     if not jobs:
         raise DrlrunError(f"{sweep_dir} holds no job dirs (.hydra/overrides.yaml); is it a sweep?")
     return jobs
