@@ -6,33 +6,43 @@ one line and exit with code 2; Ctrl-C / SIGTERM save a checkpoint before exiting
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shutil
 import signal
 import sys
-from importlib import resources
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from drlrun.errors import DrlrunError
-from drlrun.resume import find_checkpoint
+from drlrun.resume import check_same_run, find_checkpoint, finished_summary
+from drlrun.sweep import callbacks
+from drlrun.sweep.failures import CONTINUED_IN, record_failure
+from drlrun.sweep.result import JobResult
 
 log = logging.getLogger("drlrun")
 GROUPS = ("algo", "net", "env", "device", "experiment")
 _GROUP_ARG = re.compile(r"^\+{0,2}(?P<group>[a-z_]+)=(?P<value>[^\s]+)$")
 
 
-def conf_dir() -> Path:
-    return Path(str(resources.files("drlrun") / "conf"))
+@functools.cache
+def _config_repository():
+    """Hydra's view of every config dir: drlrun's and those plugins add to the search path."""
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_module("drlrun.conf", version_base="1.3"):
+        return GlobalHydra.instance().config_loader()
 
 
 def group_options(group: str) -> list[str]:
-    folder = conf_dir() / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    """Options of a config group, plugins' included (e.g. algo=cem from a plugin package)."""
+    return sorted(_config_repository().get_group_options(group))
 
 
 def check_group_args(argv: list[str]) -> None:
@@ -76,47 +86,73 @@ def _attach_log_file(run_dir: Path) -> None:
     logging.getLogger().addHandler(handler)
 
 
-def run(cfg: DictConfig) -> dict:
-    """Run one job of the composed config; returns the summary."""
-    from drlrun.runner import Runner
-    from drlrun.session import build
-    from drlrun.settings import runner_settings
-
+def _locate_run(cfg: DictConfig, multirun: bool) -> tuple[Path, Path | None]:
+    """The run dir this job writes to and the checkpoint it resumes from (None: fresh)."""
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     roots = [Path(hc.run.dir).parts[0], Path(hc.sweep.dir).parts[0]]
     found = find_checkpoint(
-        cfg.resume, run_dir, list(hc.overrides.task), [Path(r) for r in dict.fromkeys(roots)]
+        cfg.resume,
+        run_dir,
+        list(hc.overrides.task),
+        [Path(r) for r in dict.fromkeys(roots)],
+        missing_ok=multirun,
     )
-    resume_from = None
-    if found is not None:
-        old_dir, resume_from = found
-        if old_dir.resolve() != run_dir.resolve():
-            log.info("continuing run %s (this invocation's dir %s is removed)", old_dir, run_dir)
+    if found is None:
+        return run_dir, None
+    old_dir, resume_from = found
+    check_same_run(old_dir, cfg)
+    if old_dir.resolve() != run_dir.resolve():
+        log.info("continuing run %s (this invocation's dir %s is left unused)", old_dir, run_dir)
+        if multirun:  # the sweep dir keeps a pointer so drlrun-report finds the job
+            (run_dir / CONTINUED_IN).write_text(str(old_dir.resolve()) + "\n")
+        else:
             shutil.rmtree(run_dir, ignore_errors=True)
-            run_dir = old_dir
-            _attach_log_file(run_dir)
+        run_dir = old_dir
+        _attach_log_file(run_dir)
+    return run_dir, resume_from
+
+
+def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
+    """Run one job of the composed config in `run_dir`; returns the summary."""
+    from drlrun.runner import Runner
+    from drlrun.session import build
+    from drlrun.settings import runner_settings, validate
+    from drlrun.sweep.tuning import trial_reporter
+
+    if resume_from is not None:
+        done = finished_summary(run_dir, validate(cfg).budget)
+        if done is not None:
+            log.info(
+                "%s already finished its budget; skipped (raise budget.* to extend it)", run_dir
+            )
+            return done
     else:
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     built = build(cfg, run_dir)
     try:
         settings = runner_settings(built.top, built.env.frame_skip)
-        return Runner(built.algo, settings, run_dir).run(resume_from)
+        return Runner(built.algo, settings, run_dir, trial_reporter()).run(resume_from)
     finally:
         built.algo.close()
         built.env.close()
 
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> JobResult:
+    """One job. In a sweep a failing job records its error in its run dir and returns, so the
+    other jobs go on; the sweep's end lists the failures (drlrun.sweep.callbacks)."""
     from drlrun.runner import Interrupted
 
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        run(cfg)
+        run_dir, resume_from = _locate_run(cfg, multirun)
+        return JobResult(run(cfg, run_dir, resume_from))
     except DrlrunError as err:
         log.error("%s", err)
-        if HydraConfig.get().mode.name == "MULTIRUN":
-            raise  # let the launcher record the failed job
+        if multirun:
+            return JobResult(record_failure(run_dir, err))
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except Interrupted as stop:
@@ -125,6 +161,11 @@ def _hydra_main(cfg: DictConfig) -> None:
         log.warning(msg)
         print(msg, file=sys.stderr)
         sys.exit(128 + stop.signum)
+    except Exception as err:
+        if not multirun:
+            raise
+        log.exception("job failed")
+        return JobResult(record_failure(run_dir, err))
 
 
 def main() -> None:
@@ -136,6 +177,8 @@ def main() -> None:
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     _hydra_main()
+    if callbacks.FAILED_JOBS:
+        sys.exit(1)  # the sweep ran to its end, but some jobs failed (listed above)
 
 
 if __name__ == "__main__":

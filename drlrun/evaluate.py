@@ -3,10 +3,14 @@
 Rebuilds the run's algorithm from its saved config, loads a checkpoint (the newest by
 default), plays N episodes and prints mean and std of the return; `video=true` also writes
 `<run_dir>/videos/eval_<frames>.mp4`.
+
+Given a multirun dir instead of a run dir, it evaluates the newest checkpoint of every job
+(jobs without one are listed as skipped) and writes `<multirun_dir>/eval.csv`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from dataclasses import dataclass
@@ -75,10 +79,42 @@ def evaluate_run(run_dir: Path, args: EvalArgs) -> dict[str, float]:
         built.env.close()
 
 
+def evaluate_sweep(sweep_dir: Path, args: EvalArgs) -> list[dict]:
+    """Evaluate every job of a multirun dir; one row per job, written to eval.csv."""
+    from drlrun.sweep.jobs import load_jobs
+
+    if args.checkpoint:
+        raise DrlrunError("checkpoint=... names one file; it does not apply to a multirun dir")
+    rows = []
+    for job in load_jobs(sweep_dir):
+        row: dict = {"run_dir": str(job.dir), **job.overrides}
+        try:
+            result = evaluate_run(job.dir, args)
+            row.update({k: v for k, v in result.items() if k != "checkpoint"})
+            print(
+                f"{job.dir}: return {result['eval_return_mean']:.2f} "
+                f"+- {result['eval_return_std']:.2f} (frame {result['frames']})"
+            )
+        except DrlrunError as err:  # a failed job has no checkpoint; the others still count
+            row["skipped"] = str(err)
+            print(f"{job.dir}: skipped: {err}")
+        rows.append(row)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with (sweep_dir / "eval.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {sweep_dir / 'eval.csv'}")
+    return rows
+
+
 def main() -> None:
     """Console script `drlrun-eval`."""
     try:
         run_dir, args = parse(sys.argv[1:])
+        if not (run_dir / "config.yaml").exists() and (run_dir / "multirun.yaml").exists():
+            evaluate_sweep(run_dir, args)
+            return
         result = evaluate_run(run_dir, args)
     except DrlrunError as err:
         print(f"drlrun-eval: error: {err}", file=sys.stderr)

@@ -100,7 +100,9 @@ class RunLogger:
         progress: bool,
         total_frames: int | None,
         resume_frames: int | None,
+        trackers: list[Any] | None = None,
     ):
+        self.trackers = list(trackers or [])  # drlrun.tracking: wandb / mlflow
         self.csv = CsvSink(run_dir / "metrics.csv", resume_frames) if csv_enabled else None
         self.tb = None
         if tensorboard:
@@ -118,6 +120,8 @@ class RunLogger:
             prefix = "train" if kind == "train" else "eval"
             for key, value in metrics.items():
                 self.tb.add_scalar(f"{prefix}/{key}", value, frames)
+        for tracker in self.trackers:
+            tracker.log(frames, kind, metrics)
 
     def speed(self, frames: int, sps: float, fields: dict[str, float]) -> None:
         if self.tb is not None:
@@ -128,7 +132,9 @@ class RunLogger:
         if self.tb is not None:
             self.tb.add_figure(tag, fig, frames)
 
-    def close(self) -> None:
+    def close(self, status: str = "finished") -> None:
         self.progress.close()
         if self.tb is not None:
             self.tb.close()
+        for tracker in self.trackers:
+            tracker.close(status)

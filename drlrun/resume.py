@@ -1,10 +1,13 @@
-"""Find the run a `resume=...` request continues."""
+"""Find the run a `resume=...` request continues, and tell whether it has anything left to do."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from drlrun import checkpoint
 from drlrun.errors import DrlrunError
@@ -25,8 +28,13 @@ def _overrides(run_dir: Path) -> list[str] | None:
     return list(yaml.safe_load(path.read_text()) or [])
 
 
-def find_checkpoint(resume: object, run_dir: Path, overrides: list[str], roots: list[Path]):
-    """(run dir to continue, checkpoint path) for `resume`, or None for a fresh run."""
+def find_checkpoint(
+    resume: object, run_dir: Path, overrides: list[str], roots: list[Path], missing_ok: bool = False
+):
+    """(run dir to continue, checkpoint path) for `resume`, or None for a fresh run.
+
+    `missing_ok`: `resume=true` with no earlier run starts fresh instead of failing (a resumed
+    sweep holds jobs that never started)."""
     if resume is False or resume is None or resume == "false":
         return None
     if resume is True or resume == "true":
@@ -48,6 +56,8 @@ def find_checkpoint(resume: object, run_dir: Path, overrides: list[str], roots: 
                 if ckpt is not None:
                     candidates.append((ckpt.stat().st_mtime, other, ckpt))
         if not candidates:
+            if missing_ok:
+                return None
             where = ", ".join(str(r) for r in roots)
             raise DrlrunError(
                 f"resume=true found no earlier run of this command with a checkpoint under {where}; "
@@ -64,3 +74,47 @@ def find_checkpoint(resume: object, run_dir: Path, overrides: list[str], roots: 
             raise DrlrunError(f"resume={path}: no checkpoints/ckpt_*.pt in that run dir")
         return path, ckpt
     raise DrlrunError(f"resume={resume}: no such run dir or checkpoint file")
+
+
+# Keys that define what a run computes; a run may only be continued under the same values.
+IDENTITY_KEYS = ("algo", "net", "env", "seed", "fidelity")
+
+
+def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
+    """Refuse to continue `run_dir` under a config that computes something else (e.g. a changed
+    sweep whose job numbers now point at other jobs)."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.exists():
+        return
+    saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
+    now = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(saved, dict) and isinstance(now, dict)
+    differ = [k for k in IDENTITY_KEYS if saved.get(k) != now.get(k)]
+    if differ:
+        raise DrlrunError(
+            f"resume: {run_dir} was run with other {', '.join(differ)} settings; resume with the "
+            "same overrides, or pass resume=false / another hydra.sweep.dir"
+        )
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def finished_summary(run_dir: Path, budget: Any) -> dict[str, Any] | None:
+    """The summary of `run_dir` when it finished and spent `budget` (nothing left to run)."""
+    summary = read_summary(run_dir)
+    if not summary or summary.get("status") != "finished":
+        return None
+    spent = (
+        (budget.frames is not None and summary.get("frames", 0) >= budget.frames)
+        or (budget.iterations is not None and summary.get("iterations", 0) >= budget.iterations)
+        or (budget.seconds is not None and summary.get("wall_time_s", 0.0) >= budget.seconds)
+    )
+    return summary if spent else None

@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from drlrun.algos.base import Algorithm
 from drlrun.errors import DrlrunError
 from drlrun.logger import RunLogger
 from drlrun.seeding import global_rng_state, set_global_rng_state
+from drlrun.tracking import make_trackers
 
 log = logging.getLogger("drlrun")
 RECENT_EPISODES = 100
@@ -42,6 +44,7 @@ class RunnerSettings:
     log_tensorboard: bool
     log_progress: bool
     frame_skip: int = 1
+    log_backends: tuple[str, ...] = ()  # wandb / mlflow (drlrun.tracking)
 
 
 class Interrupted(Exception):
@@ -53,8 +56,17 @@ class Interrupted(Exception):
 
 
 class Runner:
-    def __init__(self, algo: Algorithm, settings: RunnerSettings, run_dir: Path):
+    def __init__(
+        self,
+        algo: Algorithm,
+        settings: RunnerSettings,
+        run_dir: Path,
+        on_eval: Callable[[int, dict[str, float]], bool] | None = None,
+    ):
+        """`on_eval(frames, metrics)` sees every periodic evaluation; returning True stops the
+        run early with status "pruned" (Optuna pruning)."""
         self.algo, self.s, self.run_dir = algo, settings, run_dir
+        self.on_eval = on_eval
         self.ckpt_dir = run_dir / "checkpoints"
         self.iteration = 0
         self.episodes: collections.deque = collections.deque(maxlen=RECENT_EPISODES)
@@ -149,6 +161,7 @@ class Runner:
             s.log_progress,
             s.budget_frames,
             start_frames if resume_from is not None else None,
+            make_trackers(s.log_backends, self.run_dir) if s.log_backends else None,
         )
         handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -186,6 +199,14 @@ class Runner:
                         f"+- {metrics['eval_return_std']:.2f}",
                         on_bar=True,
                     )
+                    if self.on_eval is not None and self.on_eval(now, metrics):
+                        log.info(
+                            "pruned at frame %d (eval return %.2f)",
+                            now,
+                            metrics["eval_return_mean"],
+                        )
+                        status = "pruned"
+                        break
                 if s.ckpt_every > 0 and _crossed(before, now, s.ckpt_every):
                     self.save()
                 if self._signal is not None:
@@ -194,7 +215,9 @@ class Runner:
             if self.acc:
                 self._flush_train(logger)
             path = self.save()
-            if s.eval_episodes == 0:
+            if status == "pruned":
+                final = self.last_eval
+            elif s.eval_episodes == 0:
                 final = {}
             elif self._last_eval_frames == self.algo.frames:
                 final = self.last_eval  # a periodic evaluation just ran at this frame count
@@ -202,7 +225,8 @@ class Runner:
                 final = self._evaluate(logger, "final")
             for figure in self.algo.plots(self.run_dir):
                 log.info("wrote %s", figure)
-            status = "finished"
+            if status != "pruned":
+                status = "finished"
         except Interrupted:
             status = "interrupted"
             raise
@@ -211,10 +235,13 @@ class Runner:
                 signal.signal(sig, handler)
             elapsed = time.perf_counter() - t_start
             summary = self._summary(
-                status, final if status == "finished" else self.last_eval, elapsed, start_frames
+                status,
+                final if status in ("finished", "pruned") else self.last_eval,
+                elapsed,
+                start_frames,
             )
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-            logger.close()
+            logger.close(status)
         log.info("checkpoint %s; summary %s", path, self.run_dir / "summary.json")
         return summary
 

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.runner import RunnerSettings
+from drlrun.tracking import check_backends
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Log:
     csv: bool = True
     tensorboard: bool = True
     progress: bool = True
+    backend: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class TopLevel:
     seed: int = 0
     resume: Any = False
     fidelity: str = "fixed"
+    book: dict[str, float] = field(default_factory=dict)  # reported numbers, for drlrun-report
     budget: Budget = field(default_factory=Budget)
     eval: Eval = field(default_factory=Eval)
     checkpoint: Checkpoint = field(default_factory=Checkpoint)
@@ -78,6 +81,7 @@ def validate(cfg: DictConfig) -> TopLevel:
         raise DrlrunError("checkpoint.keep must be >= 1")
     if t.eval.episodes < 0 or t.eval.every < 0 or t.log.every < 1:
         raise DrlrunError("eval.episodes and eval.every must be >= 0, log.every >= 1")
+    check_backends(t.log.backend)
     if not 0.0 <= t.eval.epsilon <= 1.0:
         raise DrlrunError(f"eval.epsilon must be in [0, 1], got {t.eval.epsilon}")
     return t
@@ -99,4 +103,5 @@ def runner_settings(t: TopLevel, frame_skip: int) -> RunnerSettings:
         log_tensorboard=t.log.tensorboard,
         log_progress=t.log.progress,
         frame_skip=frame_skip,
+        log_backends=tuple(t.log.backend),
     )

@@ -1,0 +1,1 @@
+"""drlrun-plugin-example: the cross-entropy method as a drlrun algorithm plugin."""

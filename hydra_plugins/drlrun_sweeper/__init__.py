@@ -1,0 +1,1 @@
+"""drlrun's Hydra plugins (found by Hydra's plugin discovery)."""
