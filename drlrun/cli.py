@@ -22,7 +22,7 @@ from drlrun.errors import DrlrunError
 from drlrun.resume import find_checkpoint
 
 log = logging.getLogger("drlrun")
-GROUPS = ("algo", "net", "env", "device", "experiment")
+GROUPS = ("algo", "net", "env", "device", "experiment", "replay")
 _GROUP_ARG = re.compile(r"^\+{0,2}(?P<group>[a-z_]+)=(?P<value>[^\s]+)$")
 
 
