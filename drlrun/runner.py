@@ -192,6 +192,8 @@ class Runner:
                 final = self.last_eval  # a periodic evaluation just ran at this frame count
             else:
                 final = self._evaluate(logger, "final")
+            for figure in self.algo.plots(self.run_dir):
+                log.info("plot %s", figure)
             status = "finished"
         except Interrupted:
             status = "interrupted"

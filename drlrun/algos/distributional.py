@@ -10,6 +10,7 @@ shared with DQN.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -132,6 +133,11 @@ class CategoricalQ(Objective):
         return LossOutput(
             weighted_mean(cross_entropy, batch.weights), cross_entropy.detach(), q.mean()
         )
+
+    def plots(self, learner: Any, run_dir: Path) -> list[Path]:
+        from drlrun.algos.dist_plots import c51_plots
+
+        return c51_plots(learner, run_dir)
 
 
 def quantile_huber_loss(

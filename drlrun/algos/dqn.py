@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -257,6 +258,9 @@ class DQN(Algorithm):
         self.obs = np.asarray(state["obs"]).copy()
         self.frames = int(state["frames"])
         self.updates = int(state["updates"])
+
+    def plots(self, run_dir: Path) -> list[Path]:
+        return self.objective.plots(self, run_dir)
 
     def close(self) -> None:
         self.envs.close()
