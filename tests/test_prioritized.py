@@ -108,3 +108,32 @@ def test_beta_anneals_to_one_and_state_round_trips():
             {},
         )
     assert buf.beta == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("algo", ["dqn", "dist_dqn"])
+def test_prioritized_replay_drives_dqn_family_learners(tmp_path, algo):
+    from dist_helpers import run_config
+
+    summary, learner = run_config(
+        [
+            f"algo={algo}",
+            "replay=prioritized",
+            "net.hidden=[32,32]",
+            "budget.frames=1500",
+            "algo.gradient_steps=16",
+            "algo.learning_starts=500",
+            "algo.n_step=3",
+            "eval.episodes=0",
+            "checkpoint.every=0",
+        ],
+        tmp_path / algo,
+    )
+    assert summary["status"] == "finished"
+    buf = learner.replay
+    assert isinstance(buf, PrioritizedReplayBuffer)
+    assert learner.p.per_alpha == 0.6 and learner.p.replay == "prioritized"
+    assert buf.beta_frames == 1500 and buf.beta == 1.0  # annealed over budget.frames
+    leaves = buf.tree[np.arange(len(buf))]
+    live = leaves[leaves > 0]
+    assert len(live) == len(buf) - 3  # all but the 3 newest rows (no 3-step look-ahead yet)
+    assert live.std() > 0  # TD errors have replaced the initial (max) priorities
