@@ -137,3 +137,5 @@ def test_prioritized_replay_drives_dqn_family_learners(tmp_path, algo):
     live = leaves[leaves > 0]
     assert len(live) == len(buf) - 3  # all but the 3 newest rows (no 3-step look-ahead yet)
     assert live.std() > 0  # TD errors have replaced the initial (max) priorities
+    if algo == "dist_dqn":  # C51 draws its return distributions at the end of a run
+        assert (tmp_path / algo / "plots" / "distributions.png").exists()
