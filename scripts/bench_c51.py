@@ -62,7 +62,10 @@ def micro(batch: int, atoms: int, v: float, repeats: int) -> None:
     )
 
 
-def train_sps(preset: str, frames: int, overrides: list[str], per_sample: bool) -> float:
+def train_sps(
+    preset: str, frames: int, overrides: list[str], per_sample: bool
+) -> tuple[float, list[float]]:
+    """SPS over `frames` frames after learning starts, and the losses of every train step."""
     from hydra import compose, initialize_config_dir
 
     from drlrun.cli import conf_dir
@@ -79,12 +82,13 @@ def train_sps(preset: str, frames: int, overrides: list[str], per_sample: bool) 
         while algo.frames <= algo.p.learning_starts:
             algo.train_step()
         start, t = algo.frames, time.perf_counter()
+        losses = []
         while algo.frames < start + frames:
-            algo.train_step()
+            losses.append(algo.train_step().metrics.get("loss", float("nan")))
         sps = (algo.frames - start) / (time.perf_counter() - t)
         algo.close()
         built.env.close()
-        return sps
+        return sps, losses
     finally:
         distributional.project_categorical = original
 
@@ -104,11 +108,13 @@ def main() -> None:
     micro(32, 51, 10.0, args.repeats)  # c51_atari.py
     if args.micro_only:
         return
-    fast = train_sps(args.preset, args.frames, args.override, per_sample=False)
-    slow = train_sps(args.preset, args.frames, args.override, per_sample=True)
+    fast, fast_losses = train_sps(args.preset, args.frames, args.override, per_sample=False)
+    slow, slow_losses = train_sps(args.preset, args.frames, args.override, per_sample=True)
+    same = all(a == b or (a != a and b != b) for a, b in zip(fast_losses, slow_losses, strict=True))
     print(
         f"train SPS ({args.preset}, {args.frames} frames after learning starts): vectorised "
-        f"{fast:.0f}, per-sample {slow:.0f}, ratio {fast / slow:.2f}x"
+        f"{fast:.0f}, per-sample {slow:.0f}, ratio {fast / slow:.2f}x; identical loss curves "
+        f"over {len(fast_losses)} train steps: {same}"
     )
 
 
