@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -18,6 +19,7 @@ from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
 from drlrun.algos.objectives import TDBatch, make_objective
 from drlrun.algos.optim import FlatAdam
 from drlrun.algos.schedules import LinearSchedule
+from drlrun.buffers.prioritized import PrioritizedReplayBuffer
 from drlrun.buffers.replay import Batch, ReplayBuffer
 from drlrun.envs.base import EnvFactory, obs_dtype
 from drlrun.errors import DrlrunError, NonFiniteLossError
@@ -55,6 +57,18 @@ class DQNParams:
     eps_decay_fraction: float | None = None
     reward_clip: bool = False
     replay_in_checkpoint: Literal["auto", "always", "never"] = "auto"
+    # distributional objectives: C51 support (objective=c51), QR-DQN quantiles (objective=qr)
+    atoms: int = 51
+    v_min: float = -10.0
+    v_max: float = 10.0
+    quantiles: int = 200
+    kappa: float = 1.0
+    # replay: uniform, or proportional prioritized (Schaul et al. 2016; `replay=prioritized`)
+    replay: Literal["uniform", "prioritized"] = "uniform"
+    per_alpha: float = 0.6
+    per_beta_start: float = 0.4
+    per_beta_frames: int | None = None  # frames to anneal beta to 1 (None: budget.frames)
+    per_eps: float = 1e-6
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
@@ -103,9 +117,25 @@ class DQN(Algorithm):
         self._eval_env = None
 
     def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> ReplayBuffer:
-        return ReplayBuffer(
-            self.p.buffer_size, self.num_envs, obs_shape, dtype, self.env_factory.frame_stack
-        )
+        p, stack = self.p, self.env_factory.frame_stack
+        if p.replay == "uniform":
+            return ReplayBuffer(p.buffer_size, self.num_envs, obs_shape, dtype, stack)
+        beta_frames = p.per_beta_frames or self.ctx.budget_frames or 100_000
+        try:
+            return PrioritizedReplayBuffer(
+                p.buffer_size,
+                self.num_envs,
+                obs_shape,
+                dtype,
+                stack,
+                n_step=p.n_step,
+                alpha=p.per_alpha,
+                beta_start=p.per_beta_start,
+                beta_frames=beta_frames,
+                eps=p.per_eps,
+            )
+        except ValueError as err:
+            raise DrlrunError(f"algo.per_*: {err}") from None
 
     # --- acting -----------------------------------------------------------------------------
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
@@ -239,6 +269,9 @@ class DQN(Algorithm):
         self.obs = np.asarray(state["obs"]).copy()
         self.frames = int(state["frames"])
         self.updates = int(state["updates"])
+
+    def plots(self, run_dir: Path) -> list[Path]:
+        return self.objective.plots(self, run_dir)
 
     def close(self) -> None:
         self.envs.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,6 +50,10 @@ class Objective:
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
     ) -> LossOutput:
         raise NotImplementedError
+
+    def plots(self, learner: Any, run_dir: Path) -> list[Path]:
+        """Objective-specific figures at the end of a run (C51: return distributions)."""
+        return []
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
