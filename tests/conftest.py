@@ -60,3 +60,23 @@ def compose(*overrides: str):
 
     with initialize_config_module("drlrun.conf", version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))
+
+
+def run_config(overrides: list[str], run_dir: Path) -> tuple[dict, object]:
+    """Compose `overrides`, train to the budget in-process exactly as the CLI would, and return
+    (summary, algorithm)."""
+    from drlrun.runner import Runner
+    from drlrun.session import build
+    from drlrun.settings import runner_settings
+
+    cfg = compose(*overrides, "log.progress=false", "log.tensorboard=false")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    built = build(cfg, run_dir)
+    try:
+        summary = Runner(
+            built.algo, runner_settings(built.top, built.env.frame_skip), run_dir
+        ).run()
+    finally:
+        built.algo.close()
+        built.env.close()
+    return summary, built.algo

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from dist_helpers import run_config
 
 from drlrun.algos.dist_book import (
     BookDistParams,
@@ -19,6 +18,7 @@ from drlrun.algos.dist_book import (
     update_dist,
 )
 from drlrun.algos.distributional import make_support
+from tests.conftest import run_config
 
 
 def book_update_dist(r, probs, lim=(-10.0, 10.0), gamma=0.8):

@@ -8,7 +8,8 @@ C51 on a 64x64 MLP, QR-DQN on 256x256. At this budget seeds 0, 1, 2 gave eval re
 from __future__ import annotations
 
 import pytest
-from dist_helpers import run_config
+
+from tests.conftest import run_config
 
 BUDGET = 24_000
 

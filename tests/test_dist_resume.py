@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from drlrun import checkpoint
-from drlrun.cli import conf_dir
 from drlrun.session import build
+from tests.conftest import compose
 
 
 def _build(overrides):
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    return build(cfg, None, device="cpu")
+    return build(compose(*overrides), None, device="cpu")
 
 
 def _params(algo) -> torch.Tensor:

@@ -7,21 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from drlrun.runner import Runner
-from drlrun.session import build
-from drlrun.settings import runner_settings
-from tests.conftest import TINY, compose
+from tests.conftest import TINY, run_config
 
 
 def train(run_dir: Path, *overrides: str) -> dict:
-    cfg = compose(*overrides)
-    built = build(cfg, run_dir)
-    try:
-        settings = runner_settings(built.top, built.env.frame_skip)
-        return Runner(built.algo, settings, run_dir).run()
-    finally:
-        built.algo.close()
-        built.env.close()
+    return run_config(list(overrides), run_dir)[0]
 
 
 def eval_returns(run_dir: Path) -> list[float]:

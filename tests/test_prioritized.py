@@ -112,7 +112,7 @@ def test_beta_anneals_to_one_and_state_round_trips():
 
 @pytest.mark.parametrize("algo", ["dqn", "dist_dqn"])
 def test_prioritized_replay_drives_dqn_family_learners(tmp_path, algo):
-    from dist_helpers import run_config
+    from tests.conftest import run_config
 
     summary, learner = run_config(
         [

@@ -86,7 +86,9 @@ class FlatParams:
         if vectors.dim() == 1:
             return dict(zip(self.names, unpack(vectors, self.shapes), strict=True))
         if vectors.dim() != 2 or vectors.shape[1] != self.size:
-            raise DrlrunError(f"expected a (B, {self.size}) batch of vectors, got {tuple(vectors.shape)}")
+            raise DrlrunError(
+                f"expected a (B, {self.size}) batch of vectors, got {tuple(vectors.shape)}"
+            )
         out, start = {}, 0
         for name, shape in zip(self.names, self.shapes, strict=True):
             end = start + math.prod(shape)
