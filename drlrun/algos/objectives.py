@@ -66,6 +66,11 @@ class ScalarQ(Objective):
     def __init__(self, params: Any):
         self.kind = params.loss
 
+    def is_plain(self) -> bool:
+        """True when `loss` is the textbook rule above, which `fast_q.MLPQKernel` mirrors; an
+        option that changes the loss must make this False (or teach the kernel)."""
+        return self.kind in ("mse", "huber")
+
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
     ) -> LossOutput:
