@@ -38,9 +38,13 @@ def attach_panel(frame: np.ndarray, panel: np.ndarray | None) -> np.ndarray:
     return np.concatenate([pad(frame[..., :3]), pad(panel[..., :3])], axis=1)
 
 
-def quantile_histogram(quantiles: np.ndarray, bins: int = 41) -> tuple[np.ndarray, np.ndarray]:
+def quantile_histogram(
+    quantiles: np.ndarray, bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """QR quantiles (..., N) -> (bin centres (bins,), probabilities (..., bins)) on one range
-    shared by all rows: each quantile carries mass 1/N, so a row is a learned distribution."""
+    shared by all rows: each quantile carries mass 1/N, so a row is a learned distribution.
+    Default bins: N + 1 up to 41 (few quantiles in many bins would look like a comb)."""
+    bins = bins or min(41, quantiles.shape[-1] + 1)
     lo, hi = float(quantiles.min()), float(quantiles.max())
     if hi - lo < 1e-6:
         lo, hi = lo - 0.5, hi + 0.5
