@@ -117,3 +117,5 @@ def test_freeway_presets_run_end_to_end(tmp_path, preset):
     assert len(algo.losses) >= 260 - algo.p.replay_size  # one update per step once full
     assert all(math.isfinite(x) for x in algo.losses)
     assert (tmp_path / "run" / "plots" / "loss.png").exists()
+    panel = algo.frame_panel(algo.obs[None], 210)  # Fig. 7.21's panel beside a Freeway frame
+    assert panel.shape[0] == 210 and panel.shape[2] == 3

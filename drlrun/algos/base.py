@@ -12,8 +12,11 @@ import numpy as np
 import torch
 
 from drlrun.envs.vector import Episode, SyncVecEnv
+from drlrun.viz.panels import attach_panel
 
 Recorder = Callable[[np.ndarray, int], None]
+# (obs batch of one, frame height) -> an RGB image to draw beside the recorded frame, or None
+Panel = Callable[[np.ndarray, int], "np.ndarray | None"]
 
 
 @dataclass
@@ -61,6 +64,12 @@ class Algorithm(ABC):
         """Optional algorithm-specific figures written at the end of a run."""
         return []
 
+    def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
+        """Optional RGB image drawn beside each recorded evaluation frame (obs: the (1, ...) batch
+        the policy sees; height: the frame's). C51/QR draw the action-value distributions; pass
+        `panel=self.frame_panel` to `run_episodes` to use it."""
+        return None
+
     def close(self) -> None:
         """Release environments and workers."""
 
@@ -74,19 +83,24 @@ def run_episodes(
     episodes: int,
     seed: int,
     recorder: Recorder | None = None,
+    panel: Panel | None = None,
 ) -> dict[str, float]:
     """Play `episodes` full episodes on a 1-env vector env, seeding episode i with seed + i.
 
     The policy gets its own generator seeded from `seed`, so evaluation never touches the
     training RNG streams (a resumed run evaluates identically). With a `recorder`, the env
-    must render rgb_array frames; each one is passed on with its episode index."""
+    must render rgb_array frames; each one is passed on with its episode index, with
+    `panel(obs, height)`'s image (if any) attached on its right."""
     rng = np.random.default_rng(seed)
     finished: list[Episode] = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         while True:
             if recorder is not None:
-                recorder(env.envs[0].render(), i)
+                frame = env.envs[0].render()
+                if panel is not None:
+                    frame = attach_panel(frame, panel(obs, frame.shape[0]))
+                recorder(frame, i)
             step = env.step_all(policy(obs, rng))
             obs = step.obs
             if step.episodes:

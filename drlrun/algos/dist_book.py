@@ -311,12 +311,12 @@ class BookDistDQN(Algorithm):
         return result
 
     # --- evaluation, state --------------------------------------------------------------------
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0) -> dict[str, float]:
+    def evaluate(
+        self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None
+    ) -> dict[str, float]:
         out: dict[str, float] = {"train_crossings": float(self.crossings)}
         if self.p.task == "synthetic" or episodes == 0:
             return out
-        if self._eval_env is None:
-            self._eval_env = self.env_factory.make_eval()
 
         def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             if rng.random() < epsilon:
@@ -324,7 +324,30 @@ class BookDistDQN(Algorithm):
             with torch.no_grad():
                 return self.expected(self.forward(self.preprocess(obs))).argmax(1).numpy()
 
+        if recorder is not None:
+            env = self.env_factory.make_eval(render=True)
+            try:
+                return {
+                    **run_episodes(env, policy, episodes, seed, recorder, self.frame_panel),
+                    **out,
+                }
+            finally:
+                env.close()
+        if self._eval_env is None:
+            self._eval_env = self.env_factory.make_eval()
         return {**run_episodes(self._eval_env, policy, episodes, seed), **out}
+
+    def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
+        """The book's figure 7.21: each action's distribution beside the Freeway frame."""
+        from drlrun.algos.dist_plots import action_names
+        from drlrun.viz.panels import distribution_panel
+
+        if self.p.task == "synthetic":
+            return None
+        with torch.no_grad():
+            probs = self.forward(self.preprocess(obs))[0].numpy()
+        names = action_names(self.env_factory, self.actions)
+        return distribution_panel(self.support.numpy(), probs, names, height, title="Z(s, a)")
 
     def state_dict(self) -> dict[str, Any]:
         grad = self.theta.grad

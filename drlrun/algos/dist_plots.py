@@ -1,8 +1,9 @@
 """Figures of return distributions (book chapter 7), as PNG files and TensorBoard images.
 
-Shared by C51 (`algo=dist_dqn`) and the book's flat-vector Dist-DQN: per-action bar charts with
-the expected value in each title (Figs. 7.19, 7.22), prediction vs target over the flattened
-actions x atoms vector (Figs. 7.17, 7.18) and the loss curve (Figs. 7.18, 7.20).
+Shared by C51 (`algo=dist_dqn`), QR-DQN (`algo=qr_dqn`) and the book's flat-vector Dist-DQN:
+per-action bar charts with the expected value in each title (Figs. 7.19, 7.22), prediction vs
+target over the flattened actions x atoms vector (Figs. 7.17, 7.18), the loss curve (Figs. 7.18,
+7.20), QR's quantile functions, and the per-frame panels of eval videos (Fig. 7.21).
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ def distribution_grid(
     support: np.ndarray,
     action_names: Sequence[str] | None = None,
     title: str = "",
+    expected: np.ndarray | None = None,
 ) -> Any:
-    """Rows = samples, columns = actions; each bar chart titled with its expected value."""
+    """Rows = samples, columns = actions; each bar chart titled with its expected value
+    (probs @ support unless `expected` (samples, actions) is given, e.g. QR's quantile means)."""
     plt = _pyplot()
     samples, actions, _ = probs.shape
     names = list(action_names or [f"a{i}" for i in range(actions)])
     width = float(support[1] - support[0]) if len(support) > 1 else 1.0
+    if expected is None:
+        expected = probs @ support
     fig, axes = plt.subplots(
         samples, actions, figsize=(3.2 * actions, 2.2 * samples), squeeze=False, sharex=True
     )
@@ -43,7 +48,7 @@ def distribution_grid(
         for a in range(actions):
             ax = axes[i][a]
             ax.bar(support, probs[i, a], width=width, color=ACTION_COLOURS[a % len(ACTION_COLOURS)])
-            ax.set_title(f"s{i} {names[a]}: E={float(support @ probs[i, a]):.2f}", fontsize=9)
+            ax.set_title(f"s{i} {names[a]}: E={float(expected[i, a]):.2f}", fontsize=9)
             ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title)
@@ -147,19 +152,132 @@ def book_plots(algo: Any, run_dir: Path) -> list[Path]:
     return save_figures(figures, run_dir, algo.frames)
 
 
+def _replay_sample(learner: Any, samples: int) -> Any:
+    """A fixed-seed replay batch for end-of-run figures, or None before replay can sample."""
+    if not learner.replay.can_sample(learner.p.n_step):
+        return None
+    rng = np.random.default_rng(0)
+    return learner.replay.sample(samples, rng, learner.p.n_step, learner.p.gamma)
+
+
+def _names(learner: Any) -> list[str]:
+    names = getattr(learner, "_action_names", None)
+    if names is None:
+        names = learner._action_names = action_names(learner.env_factory, learner.n_actions)
+    return names
+
+
 def c51_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
-    """Predicted return distributions of a few replayed states for a C51 learner."""
+    """Predicted return distributions of a few replayed states for a C51 learner, and sample 0's
+    prediction vs its projected target over the flattened actions x atoms vector."""
     import torch
 
-    replay = learner.replay
-    if not replay.can_sample(learner.p.n_step):
+    from drlrun.algos.objectives import TDBatch
+
+    batch = _replay_sample(learner, samples)
+    if batch is None:
         return []
-    rng = np.random.default_rng(0)
-    batch = replay.sample(samples, rng, learner.p.n_step, learner.p.gamma)
+    obj = learner.objective
+    t = learner._tensor
+    td = TDBatch(
+        t(batch.obs), t(batch.actions).long(), t(batch.returns), t(batch.discounts),
+        t(batch.next_obs), None,
+    )  # fmt: skip
+    with torch.no_grad():
+        probs = obj.probs(learner.online(td.obs))
+        target = probs.clone()
+        rows = torch.arange(len(td.actions))
+        target[rows, td.actions] = obj.target_distribution(
+            learner.online, learner.target, td, learner.p.double
+        )
+    probs_np, support = probs.cpu().numpy(), obj.support.cpu().numpy()
+    names = _names(learner)
+    figures = {
+        "distributions": distribution_grid(probs_np, support, names, "C51: predicted Z(s, a)"),
+        "prediction_vs_target": prediction_vs_target(
+            probs_np[0],
+            target[0].cpu().numpy(),
+            f"sample 0 (action {names[int(batch.actions[0])]}): prediction vs projected target",
+        ),
+    }
+    return save_figures(figures, run_dir, learner.frames)
+
+
+def quantile_functions(
+    quantiles: np.ndarray, action_names: Sequence[str] | None = None, title: str = ""
+) -> Any:
+    """One axes per sample: each action's quantile function tau -> theta_tau as a step line,
+    its mean (the Q-value) in the legend."""
+    plt = _pyplot()
+    samples, actions, n = quantiles.shape
+    names = list(action_names or [f"a{i}" for i in range(actions)])
+    tau = (np.arange(n) + 0.5) / n
+    fig, axes = plt.subplots(1, samples, figsize=(3.4 * samples, 3), squeeze=False)
+    for i in range(samples):
+        ax = axes[0][i]
+        for a in range(actions):
+            q = quantiles[i, a]
+            ax.step(
+                tau, q, where="mid", color=ACTION_COLOURS[a % len(ACTION_COLOURS)],
+                label=f"{names[a]}: E={float(q.mean()):.2f}",
+            )  # fmt: skip
+        ax.set_title(f"s{i}", fontsize=9)
+        ax.set_xlabel("tau", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("return quantile")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def qr_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
+    """QR-DQN's learned quantile functions of a few replayed states, and the same quantiles as
+    histograms per action (each quantile carries mass 1/N), titled with their means."""
+    import torch
+
+    from drlrun.viz.panels import quantile_histogram
+
+    batch = _replay_sample(learner, samples)
+    if batch is None:
+        return []
+    with torch.no_grad():
+        quantiles = learner.online(learner._tensor(batch.obs)).cpu().numpy()
+    names = _names(learner)
+    centres, hist = quantile_histogram(quantiles)
+    figures = {
+        "quantiles": quantile_functions(quantiles, names, "QR-DQN: quantile functions of Z(s, a)"),
+        "distributions": distribution_grid(
+            hist, centres, names, "QR-DQN: predicted Z(s, a)", expected=quantiles.mean(-1)
+        ),
+    }
+    return save_figures(figures, run_dir, learner.frames)
+
+
+def c51_panel(learner: Any, obs: np.ndarray, height: int) -> np.ndarray:
+    """The eval-video panel of a C51 learner: each action's distribution at this frame."""
+    import torch
+
+    from drlrun.viz.panels import distribution_panel
+
     obj = learner.objective
     with torch.no_grad():
-        obs = torch.as_tensor(batch.obs, device=learner.device)
-        probs = obj.probs(learner.online(obs)).cpu().numpy()
-    names = action_names(learner.env_factory, learner.n_actions)
-    fig = distribution_grid(probs, obj.support.cpu().numpy(), names, "C51: predicted Z(s, a)")
-    return save_figures({"distributions": fig}, run_dir, learner.frames)
+        probs = obj.probs(learner.online(learner._tensor(obs)))[0].cpu().numpy()
+    support = obj.support.cpu().numpy()
+    return distribution_panel(support, probs, _names(learner), height, title="C51: Z(s, a)")
+
+
+def qr_panel(learner: Any, obs: np.ndarray, height: int) -> np.ndarray:
+    """The eval-video panel of a QR-DQN learner: histograms of each action's quantiles."""
+    import torch
+
+    from drlrun.viz.panels import distribution_panel, quantile_histogram
+
+    with torch.no_grad():
+        quantiles = learner.online(learner._tensor(obs))[0].cpu().numpy()
+    centres, probs = quantile_histogram(quantiles)
+    return distribution_panel(
+        centres, probs, _names(learner), height, title="QR-DQN: Z(s, a)",
+        expected=quantiles.mean(-1),
+    )  # fmt: skip

@@ -139,6 +139,11 @@ class CategoricalQ(Objective):
 
         return c51_plots(learner, run_dir)
 
+    def frame_panel(self, learner: Any, obs: Any, height: int) -> Any:
+        from drlrun.algos.dist_plots import c51_panel
+
+        return c51_panel(learner, obs, height)
+
 
 def quantile_huber_loss(
     quantiles: torch.Tensor, targets: torch.Tensor, kappa: float
@@ -185,6 +190,16 @@ class QuantileQ(Objective):
         per_sample = quantile_huber_loss(quantiles, targets, self.kappa)
         td_abs = (targets.mean(1) - quantiles.mean(1)).abs().detach()
         return LossOutput(weighted_mean(per_sample, batch.weights), td_abs, quantiles.mean())
+
+    def plots(self, learner: Any, run_dir: Path) -> list[Path]:
+        from drlrun.algos.dist_plots import qr_plots
+
+        return qr_plots(learner, run_dir)
+
+    def frame_panel(self, learner: Any, obs: Any, height: int) -> Any:
+        from drlrun.algos.dist_plots import qr_panel
+
+        return qr_panel(learner, obs, height)
 
 
 OBJECTIVES["c51"] = CategoricalQ

@@ -253,12 +253,15 @@ class DQN(Algorithm):
         if recorder is not None:
             env = self.env_factory.make_eval(render=True)
             try:
-                return run_episodes(env, policy, episodes, seed, recorder)
+                return run_episodes(env, policy, episodes, seed, recorder, self.frame_panel)
             finally:
                 env.close()
         if self._eval_env is None:
             self._eval_env = self.env_factory.make_eval()
         return run_episodes(self._eval_env, policy, episodes, seed)
+
+    def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
+        return self.objective.frame_panel(self, obs, height)
 
     # --- state --------------------------------------------------------------------------------
     def _replay_in_checkpoint(self) -> bool:

@@ -55,6 +55,10 @@ class Objective:
         """Objective-specific figures at the end of a run (C51: return distributions)."""
         return []
 
+    def frame_panel(self, learner: Any, obs: Any, height: int) -> Any:
+        """An RGB image for eval videos, drawn beside the frame (`Algorithm.frame_panel`)."""
+        return None
+
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     return values.mean() if weights is None else (values * weights).mean()
