@@ -116,4 +116,6 @@ def run_episodes(
     extra_keys = sorted({k for e in finished for k in e.extras})
     for key in extra_keys:
         out[f"eval_{key}"] = float(np.mean([e.extras.get(key, np.nan) for e in finished]))
+    if "eval_success" in out:  # goal-reaching envs (MiniGrid): the fraction of solved episodes
+        out["success_rate"] = out["eval_success"]
     return out

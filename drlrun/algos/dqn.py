@@ -74,6 +74,11 @@ class DQNParams:
     per_beta_start: float = 0.4
     per_beta_frames: int | None = None  # frames to anneal beta to 1 (None: budget.frames)
     per_eps: float = 1e-6
+    # book ch. 10 switches (its Double DQN on DoorKey); the defaults are the correct behaviour
+    double_argmax: Literal["next", "current"] = "next"  # current: a* = argmax Q(s_t), the bug
+    timeout_terminal: bool = False  # true: reaching max_steps cuts the bootstrap (the book)
+    positive_copies: int = 0  # extra replay copies of rewarded episode-ending transitions
+    q_output: Literal["linear", "elu"] = "linear"  # elu: the book's ELU on Q (bounds Q >= -1)
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
@@ -97,6 +102,8 @@ class DQN(Algorithm):
         self.objective = make_objective(p.objective, p)
         torso = build_torso(ctx.net_cfg, env)
         head = make_head(torso.out_features, self.n_actions, self.objective.atoms, p.dueling)
+        if p.q_output == "elu":
+            head = torch.nn.Sequential(head, torch.nn.ELU())
         self.online = QNetwork(torso, head).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
@@ -117,6 +124,8 @@ class DQN(Algorithm):
 
         self.envs = env.make_vec()
         self.num_envs = self.envs.num_envs
+        if p.positive_copies and (self.num_envs > 1 or p.replay != "uniform"):
+            raise DrlrunError("algo.positive_copies needs env.num_envs=1 and uniform replay")
         obs_space = env.observation_space
         self.replay = self.make_replay(obs_space.shape, obs_dtype(obs_space))
         self.rng = np.random.default_rng(ctx.seed)
@@ -218,9 +227,10 @@ class DQN(Algorithm):
             actions = self.act(self.obs, eps, self.rng)
             step = self.envs.step_all(actions)
             rewards = np.sign(step.rewards) if p.reward_clip else step.rewards
-            self.replay.add(
-                self.obs, actions, rewards, step.terminated, step.truncated, step.final_obs
-            )
+            terminated = step.terminated | step.truncated if p.timeout_terminal else step.terminated
+            self.replay.add(self.obs, actions, rewards, terminated, step.truncated, step.final_obs)
+            if p.positive_copies and rewards[0] > 0 and terminated[0]:
+                add_copies(self.replay, self.obs, actions, rewards, terminated, p.positive_copies)
             self.obs = step.obs
             result.episodes.extend(step.episodes)
             before, self.frames = self.frames, self.frames + self.num_envs
@@ -302,6 +312,14 @@ class DQN(Algorithm):
         self.envs.close()
         if self._eval_env is not None:
             self._eval_env.close()
+
+
+def add_copies(replay, obs, actions, rewards, terminated, copies: int) -> None:
+    """The book's replay trick: store a rewarded terminal transition `copies` more times (its
+    next state is never bootstrapped, so a copy is an exact duplicate; single env only)."""
+    truncated = np.zeros_like(terminated)
+    for _ in range(copies):
+        replay.add(obs, actions, rewards, terminated, truncated, {})
 
 
 @register("algo", "dqn")
