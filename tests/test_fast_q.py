@@ -130,3 +130,10 @@ def test_flat_adam_direct_fused_step_is_bit_identical_to_torch_adam():
     state, reference = flat.state_dict()["state"][0], plain.state_dict()["state"][0]
     assert torch.equal(state["step"], reference["step"])
     assert torch.equal(state["exp_avg_sq"], reference["exp_avg_sq"])
+
+
+def test_book_double_argmax_bug_takes_the_autograd_path():
+    params = _Params("huber")
+    params.double_argmax = "current"
+    objective = make_objective("scalar", params)
+    assert not fast_path_supported(_network("relu"), objective, torch.device("cpu"))

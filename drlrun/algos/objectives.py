@@ -75,7 +75,7 @@ class ScalarQ(Objective):
     def is_plain(self) -> bool:
         """True when `loss` is the textbook rule above, which `fast_q.MLPQKernel` mirrors; an
         option that changes the loss must make this False (or teach the kernel)."""
-        return self.kind in ("mse", "huber")
+        return self.kind in ("mse", "huber") and not self.argmax_on_current
 
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
