@@ -102,4 +102,6 @@ def run_episodes(
     extra_keys = sorted({k for e in finished for k in e.extras})
     for key in extra_keys:
         out[f"eval_{key}"] = float(np.mean([e.extras.get(key, np.nan) for e in finished]))
+    if "eval_success" in out:  # envs with a success flag (MiniGrid) report a success rate
+        out["success_rate"] = out["eval_success"]
     return out

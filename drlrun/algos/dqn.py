@@ -22,9 +22,11 @@ from drlrun.algos.schedules import LinearSchedule
 from drlrun.buffers.prioritized import PrioritizedReplayBuffer
 from drlrun.buffers.replay import Batch, ReplayBuffer
 from drlrun.envs.base import EnvFactory, obs_dtype
+from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError, NonFiniteLossError
 from drlrun.nets.base import build_torso
 from drlrun.nets.heads import QNetwork, make_head
+from drlrun.nets.sequence import SEQUENCE_NETS
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
@@ -69,6 +71,9 @@ class DQNParams:
     per_beta_start: float = 0.4
     per_beta_frames: int | None = None  # frames to anneal beta to 1 (None: budget.frames)
     per_eps: float = 1e-6
+    # sequence replay for recurrent/attention torsos (net=lstm|transformer|memory; sequence_dqn.py)
+    seq_len: int = 16
+    burn_in: int = 8
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
@@ -154,6 +159,9 @@ class DQN(Algorithm):
             return random_actions
         return np.where(explore, random_actions, self.greedy(obs))
 
+    def after_env_step(self, step: VecStep) -> None:
+        """Hook after each vector step (sequence learners reset finished envs' states here)."""
+
     # --- learning ---------------------------------------------------------------------------
     def to_td_batch(self, batch: Batch) -> TDBatch:
         t = self._tensor
@@ -200,6 +208,7 @@ class DQN(Algorithm):
                 self.obs, actions, rewards, step.terminated, step.truncated, step.final_obs
             )
             self.obs = step.obs
+            self.after_env_step(step)
             result.episodes.extend(step.episodes)
             before, self.frames = self.frames, self.frames + self.num_envs
             if self.frames <= p.learning_starts or not self.replay.can_sample(p.n_step):
@@ -281,7 +290,12 @@ class DQN(Algorithm):
 
 @register("algo", "dqn")
 def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> DQN:
-    return DQN(from_cfg(DQNParams, cfg, "algo"), env, ctx)
+    params = from_cfg(DQNParams, cfg, "algo")
+    if ctx.net_cfg is not None and ctx.net_cfg.get("name") in SEQUENCE_NETS:
+        from drlrun.algos.sequence_dqn import SequenceDQN  # imports this module
+
+        return SequenceDQN(params, env, ctx)
+    return DQN(params, env, ctx)
 
 
 register("algo", "double_dqn")(build_dqn)

@@ -47,6 +47,16 @@ class SequenceTorso(Torso):
             out.append(torch.where(mask, s0.to(s.dtype), s))
         return tuple(out)
 
+    def burn_in(self, obs: torch.Tensor, first: torch.Tensor) -> State:
+        """The state after the prefix `obs` (B, T, *obs), fresh at step `first` (B,); no grads."""
+        state = self.initial_state(obs.shape[0], obs.device)
+        with torch.no_grad():
+            for t in range(obs.shape[1]):
+                state = self.reset_state(state, first == t)
+                _, state = self.forward_seq(obs[:, t : t + 1], state)
+            state = self.reset_state(state, first == obs.shape[1])  # episode starts after it
+        return tuple(s.detach() for s in state)
+
     def aux_loss(self) -> torch.Tensor | None:
         """An extra loss term from the last `forward_seq` (memory: read-entropy penalty)."""
         return None

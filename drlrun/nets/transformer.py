@@ -119,6 +119,19 @@ class TransformerTorso(SequenceTorso):
         new_state = (raw[:, -past:].detach(), valid[:, -past:]) if past else state
         return features, new_state
 
+    def burn_in(self, obs: torch.Tensor, first: torch.Tensor) -> State:
+        """The cache is just the prefix's last L - 1 observations (no forward pass needed)."""
+        batch, steps = obs.shape[:2]
+        cache, valid = self.initial_state(batch, obs.device)
+        past = self.p.context - 1
+        keep = min(past, steps)
+        if keep:
+            raw = self.embed_input(obs[:, steps - keep :])
+            times = torch.arange(steps - keep, steps, device=obs.device)
+            cache = torch.cat([cache[:, keep:], raw], dim=1)
+            valid = torch.cat([valid[:, keep:], times >= first.unsqueeze(1)], dim=1)
+        return cache, valid
+
     def last_attention(self) -> torch.Tensor | None:
         """The last block's attention of the newest token over its window, (N, heads, L)."""
         att = self.blocks[-1].attention
