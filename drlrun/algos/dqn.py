@@ -23,9 +23,11 @@ from drlrun.algos.schedules import LinearSchedule
 from drlrun.buffers.prioritized import PrioritizedReplayBuffer
 from drlrun.buffers.replay import Batch, ReplayBuffer
 from drlrun.envs.base import EnvFactory, obs_dtype
+from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError, NonFiniteLossError
 from drlrun.nets.base import build_torso
 from drlrun.nets.heads import QNetwork, make_head
+from drlrun.nets.sequence import SEQUENCE_NETS
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
@@ -79,6 +81,9 @@ class DQNParams:
     timeout_terminal: bool = False  # true: reaching max_steps cuts the bootstrap (the book)
     positive_copies: int = 0  # extra replay copies of rewarded episode-ending transitions
     q_output: Literal["linear", "elu"] = "linear"  # elu: the book's ELU on Q (bounds Q >= -1)
+    # sequence replay for recurrent/attention torsos (net=lstm|transformer|memory; sequence_dqn.py)
+    seq_len: int = 16
+    burn_in: int = 8
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
@@ -178,6 +183,9 @@ class DQN(Algorithm):
             return random_actions
         return np.where(explore, random_actions, self.greedy(obs))
 
+    def after_env_step(self, step: VecStep) -> None:
+        """Hook after each vector step (sequence learners reset finished envs' states here)."""
+
     # --- learning ---------------------------------------------------------------------------
     def to_td_batch(self, batch: Batch) -> TDBatch:
         t = self._tensor
@@ -232,6 +240,7 @@ class DQN(Algorithm):
             if p.positive_copies and rewards[0] > 0 and terminated[0]:
                 add_copies(self.replay, self.obs, actions, rewards, terminated, p.positive_copies)
             self.obs = step.obs
+            self.after_env_step(step)
             result.episodes.extend(step.episodes)
             before, self.frames = self.frames, self.frames + self.num_envs
             if self.frames <= p.learning_starts or not self.replay.can_sample(p.n_step):
@@ -324,7 +333,12 @@ def add_copies(replay, obs, actions, rewards, terminated, copies: int) -> None:
 
 @register("algo", "dqn")
 def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> DQN:
-    return DQN(from_cfg(DQNParams, cfg, "algo"), env, ctx)
+    params = from_cfg(DQNParams, cfg, "algo")
+    if ctx.net_cfg is not None and ctx.net_cfg.get("name") in SEQUENCE_NETS:
+        from drlrun.algos.sequence_dqn import SequenceDQN  # imports this module
+
+        return SequenceDQN(params, env, ctx)
+    return DQN(params, env, ctx)
 
 
 register("algo", "double_dqn")(build_dqn)
