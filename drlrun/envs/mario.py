@@ -24,7 +24,6 @@ from omegaconf import DictConfig
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.mario_compat import MarioEnv
 from drlrun.envs.wrappers import FrameStack
-from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -177,4 +176,3 @@ def build_mario(cfg: DictConfig) -> EnvFactory:
 
 
 register("env", "mario84")(build_mario)
-
