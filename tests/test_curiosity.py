@@ -20,6 +20,7 @@ from drlrun.nets.icm import ICMQTorso
 from tests.conftest import compose, run_config
 
 BOOK_SHAPE = (3, 42, 42)
+SMALL = (3, 21, 21)  # 128 features: keeps the training tests fast
 
 
 def _image_env(shape=BOOK_SHAPE) -> SimpleNamespace:
@@ -42,10 +43,10 @@ def test_icm_shapes_and_parameter_counts_match_the_inventory() -> None:
     assert q(torch.zeros(5, *BOOK_SHAPE, dtype=torch.uint8)).shape == (5, 12)
 
 
-def _transition(seed: int, n: int = 8):
+def _transition(seed: int, n: int = 8, shape=BOOK_SHAPE):
     g = torch.Generator().manual_seed(seed)
-    obs = torch.randint(0, 256, (n, *BOOK_SHAPE), generator=g, dtype=torch.uint8)
-    nxt = torch.randint(0, 256, (n, *BOOK_SHAPE), generator=g, dtype=torch.uint8)
+    obs = torch.randint(0, 256, (n, *shape), generator=g, dtype=torch.uint8)
+    nxt = torch.randint(0, 256, (n, *shape), generator=g, dtype=torch.uint8)
     actions = torch.randint(0, 12, (n,), generator=g)
     return obs, actions, nxt
 
@@ -90,9 +91,9 @@ def _train(module, steps: int, batch) -> None:
 
 def test_icm_reward_is_larger_on_a_novel_transition_than_on_a_fitted_one() -> None:
     torch.manual_seed(0)
-    icm = ICM(_image_env(), 12, CuriosityParams(inverse_scale=1.0))
-    seen, novel = _transition(1), _transition(2)
-    _train(icm, 150, seen)
+    icm = ICM(_image_env(SMALL), 12, CuriosityParams(inverse_scale=1.0))
+    seen, novel = _transition(1, shape=SMALL), _transition(2, shape=SMALL)
+    _train(icm, 100, seen)
     with torch.no_grad():
         r_seen = icm.losses(*seen)[0].mean().item()
         r_novel = icm.losses(*novel)[0].mean().item()
@@ -101,14 +102,14 @@ def test_icm_reward_is_larger_on_a_novel_transition_than_on_a_fitted_one() -> No
 
 def test_rnd_reward_falls_on_repeated_states() -> None:
     torch.manual_seed(0)
-    rnd = RND(_image_env(), CuriosityParams(l2_normalize_input=False))
-    batch = _transition(3)
+    rnd = RND(_image_env(SMALL), CuriosityParams(l2_normalize_input=False))
+    batch = _transition(3, shape=SMALL)
     with torch.no_grad():
         before = rnd.losses(batch[2])[0].mean().item()
     _train(rnd, 100, batch)
     with torch.no_grad():
         after = rnd.losses(batch[2])[0].mean().item()
-        other = rnd.losses(_transition(4)[2])[0].mean().item()
+        other = rnd.losses(_transition(4, shape=SMALL)[2])[0].mean().item()
     assert after < 0.2 * before and other > after
     assert not any(p.requires_grad for p in rnd.target.parameters())
 
@@ -148,16 +149,17 @@ def test_curiosity_group_sets_one_step_returns_and_rnd_composes() -> None:
     assert compose().curiosity.name == "none"
 
 
+@pytest.mark.slow
 def test_dist_dqn_with_icm_runs_on_freeway(tmp_path: Path) -> None:
     overrides = [
         "algo=dist_dqn",
         "curiosity=icm",
         "env=freeway",
         "net=nature_cnn",
-        "budget.frames=192",
-        "algo.learning_starts=64",
-        "algo.train_freq=64",
-        "algo.gradient_steps=2",
+        "budget.frames=96",
+        "algo.learning_starts=32",
+        "algo.train_freq=32",
+        "algo.gradient_steps=1",
         "algo.batch_size=8",
         "algo.buffer_size=500",
         "eval.every=0",
@@ -175,15 +177,15 @@ def test_short_icm_run_on_mario_writes_its_metrics(tmp_path: Path) -> None:
     pytest.importorskip("gym_super_mario_bros")
     overrides = [
         "+experiment=ch8_mario_icm_fixed",
-        "budget.frames=64",
-        "algo.learning_starts=16",
-        "algo.batch_size=8",
-        "algo.softmax_steps=32",
-        "env.stuck_steps=10",
+        "budget.frames=32",
+        "algo.learning_starts=8",
+        "algo.batch_size=4",
+        "algo.softmax_steps=16",
+        "env.stuck_steps=5",
         "eval.episodes=1",
-        "env.max_episode_steps=40",
+        "env.max_episode_steps=12",
         "checkpoint.every=0",
-        "log.every=32",
+        "log.every=16",
     ]
     summary, _ = run_config(overrides, tmp_path)
     assert summary["status"] == "finished" and summary["train_episodes"] >= 1
@@ -197,23 +199,19 @@ def test_short_icm_run_on_mario_writes_its_metrics(tmp_path: Path) -> None:
         assert (tmp_path / png).stat().st_size > 0
 
 
-def test_book_preset_acts_with_softmax_then_only_actions_0_to_6(tmp_path: Path) -> None:
+def test_book_preset_acts_with_softmax_then_only_actions_0_to_6() -> None:
     pytest.importorskip("gym_super_mario_bros")
-    overrides = [
-        "+experiment=ch8_mario_icm_book",
-        "budget.frames=64",
-        "algo.learning_starts=16",
-        "algo.batch_size=8",
-        "algo.softmax_steps=32",
-        "eval.episodes=0",
-        "checkpoint.every=0",
-        "log.every=32",
-    ]
-    summary, algo = run_config(overrides, tmp_path)
-    assert summary["status"] == "finished"
-    obs = np.repeat(algo.obs, 200, axis=0)
-    explore = algo.act(obs, 1.0, algo.rng)  # past softmax_steps: epsilon-greedy, 7 actions
-    assert explore.max() <= 6 and len(set(explore.tolist())) == 7
-    algo.frames = 0
-    soft = algo.act(obs, 0.0, algo.rng)  # softmax phase samples all 12
-    assert soft.max() > 6
+    from drlrun.session import build
+
+    algo = build(compose("+experiment=ch8_mario_icm_book"), None).algo
+    try:
+        assert algo.curiosity.p.loss_weights == "book" and algo.p.objective == "icm_book"
+        obs = np.repeat(algo.obs, 200, axis=0)
+        soft = algo.act(obs, 0.0, algo.rng)  # the first 1,000 steps sample softmax(normalize(Q))
+        assert soft.max() > 6
+        algo.frames = 1000
+        explore = algo.act(obs, 1.0, algo.rng)  # then epsilon-greedy with randint(0, 7)
+        assert explore.max() <= 6 and len(set(explore.tolist())) == 7
+        assert algo.act(obs, 1.0, np.random.default_rng(0)).max() <= 6  # evaluation too
+    finally:
+        algo.close()
