@@ -62,7 +62,7 @@ class TopLevel:
     device: Device = field(default_factory=Device)
 
 
-GROUP_KEYS = ("algo", "net", "env", "data")
+GROUP_KEYS = ("algo", "net", "env", "data", "curiosity")
 
 
 def validate(cfg: DictConfig) -> TopLevel:

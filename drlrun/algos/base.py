@@ -28,6 +28,7 @@ class RunContext:
     budget_frames: int | None
     net_cfg: Any
     run_dir: Path | None = None
+    curiosity_cfg: Any = None  # the `curiosity` group (DQN-family learners take it)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
+from drlrun.algos.curiosity import build_curiosity
 from drlrun.algos.fast_q import MLPQKernel, fast_path_supported
 from drlrun.algos.objectives import TDBatch, make_objective
 from drlrun.algos.optim import FlatAdam
@@ -142,6 +143,14 @@ class DQN(Algorithm):
         periods = max(1, -(-MIN_FRAMES_PER_STEP // p.train_freq))
         self.vec_steps_per_iter = max(1, periods * p.train_freq // self.num_envs)
         self._eval_env = None
+        # curiosity=icm|rnd: intrinsic reward at sample time, its loss joins the Q loss
+        self.curiosity = build_curiosity(
+            ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, self.curiosity_default
+        )
+        if self.curiosity is not None:
+            self.kernel = None  # the fast kernel knows only the plain TD loss
+
+    curiosity_default = "none"  # algo=icm_dqn sets "icm"
 
     def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> ReplayBuffer:
         p, stack = self.p, self.env_factory.frame_stack
@@ -200,17 +209,20 @@ class DQN(Algorithm):
 
     def update(self) -> tuple[torch.Tensor, torch.Tensor]:
         batch = self.replay.sample(self.p.batch_size, self.rng, self.p.n_step, self.p.gamma)
-        if self.kernel is not None:
-            out = self.kernel.loss_and_grad(
-                self.to_td_batch(batch), self.p.double, self.kernel_grads
-            )
+        td, aux = self.to_td_batch(batch), None
+        if self.kernel is not None:  # plain DQN on an MLP: autograd-free (never with curiosity)
+            out = self.kernel.loss_and_grad(td, self.p.double, self.kernel_grads)
             self.optimizer.step_on_grad_buffer()  # clips to algo.max_grad_norm first
         else:
-            td = self.to_td_batch(batch)
+            if self.curiosity is not None:
+                td, aux = self.curiosity.relabel(td)
             out = self.objective.loss(self.online, self.target, td, self.p.double)
+            total = out.loss if aux is None else self.curiosity.combine(out.loss, aux)
             self.optimizer.zero_grad()
-            out.loss.backward()
+            total.backward()
             self.optimizer.step()  # clips to algo.max_grad_norm first
+            if self.curiosity is not None:
+                self.curiosity.step()
         if self.replay.uses_priorities:
             self.replay.update_priorities(batch, out.td_abs.cpu().numpy())
         self.updates += 1
@@ -239,6 +251,8 @@ class DQN(Algorithm):
             self.replay.add(self.obs, actions, rewards, terminated, step.truncated, step.final_obs)
             if p.positive_copies and rewards[0] > 0 and terminated[0]:
                 add_copies(self.replay, self.obs, actions, rewards, terminated, p.positive_copies)
+            if self.curiosity is not None:
+                self.curiosity.observe(self.obs, actions, step, self._tensor)
             self.obs = step.obs
             self.after_env_step(step)
             result.episodes.extend(step.episodes)
@@ -262,6 +276,8 @@ class DQN(Algorithm):
                 )
             result.metrics["loss"] = loss
             result.metrics["q_mean"] = torch.stack(qs).mean().item()
+        if self.curiosity is not None:
+            result.metrics.update(self.curiosity.metrics())
         return result
 
     # --- evaluation -------------------------------------------------------------------------
@@ -277,7 +293,10 @@ class DQN(Algorithm):
                 env.close()
         if self._eval_env is None:
             self._eval_env = self.env_factory.make_eval()
-        return run_episodes(self._eval_env, policy, episodes, seed)
+        out = run_episodes(self._eval_env, policy, episodes, seed)
+        if self.curiosity is not None:
+            out.update(self.curiosity.summary())  # train max x_pos, intrinsic return
+        return out
 
     def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
         return self.objective.frame_panel(self, obs, height)
@@ -300,6 +319,7 @@ class DQN(Algorithm):
             "obs": self.obs,
             "frames": self.frames,
             "updates": self.updates,
+            **({"curiosity": self.curiosity.state_dict()} if self.curiosity is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -313,9 +333,16 @@ class DQN(Algorithm):
         self.obs = np.asarray(state["obs"]).copy()
         self.frames = int(state["frames"])
         self.updates = int(state["updates"])
+        if self.curiosity is not None:
+            self.curiosity.load_state_dict(state["curiosity"])
 
     def plots(self, run_dir: Path) -> list[Path]:
-        return self.objective.plots(self, run_dir)
+        figures = self.objective.plots(self, run_dir)
+        if self.curiosity is not None:
+            from drlrun.algos.curiosity_plots import curiosity_plots
+
+            figures += curiosity_plots(self.curiosity, run_dir)
+        return figures
 
     def close(self) -> None:
         self.envs.close()
