@@ -214,11 +214,14 @@ def load_opponent(path: str, temperature: float) -> QController:
         raise DrlrunError(f"eval.opponent: {file} is not a multi-agent Q checkpoint") from None
     net = TeamQNet(**export["net_args"])
     net.load_state_dict(export["net"])
-    return QController(PolicySpec(**export["spec"]), net, temperature)
+    fixed = export.get("temperature")  # actor-critic policies sample their own softmax (T = 1)
+    return QController(PolicySpec(**export["spec"]), net, temperature if fixed is None else fixed)
 
 
 class MultiAgentQ(Algorithm):
     """MF-Q / NQ / IQ over every team of a `TeamEnv`; team 0 is the one evaluated."""
+
+    learner_class: type[Learner] = Learner
 
     def __init__(self, p: MFQParams, factory: MultiAgentEnvFactory, ctx: RunContext):
         self.p, self.factory, self.ctx = p, factory, ctx
@@ -245,7 +248,9 @@ class MultiAgentQ(Algorithm):
         )
         torch.manual_seed(ctx.seed)
         trained = n_teams if p.train_opponent == "learn" else 1
-        self.learners = [Learner(p, self.spec, env.obs_dim, groups) for _ in range(trained)]
+        self.learners = [
+            self.learner_class(p, self.spec, env.obs_dim, groups) for _ in range(trained)
+        ]
         self.rng = np.random.default_rng(ctx.seed + 1)
         self.env_seed_rng = np.random.default_rng(ctx.seed + 2)
         self.frames = 0
@@ -284,6 +289,10 @@ class MultiAgentQ(Algorithm):
         self.ep_return = np.zeros(len(obs))
         self.ep_length = 0
 
+    def policy(self, learner: Learner, evaluation: bool = False) -> tuple[TeamQNet, float]:
+        """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q)."""
+        return learner.net, self.eval_temperature if evaluation else self.temperature
+
     def _net_for_team(self, team: int) -> Learner | None:
         if team == 1 and self.p.book_team2_uses_team1_net:
             return self.learners[0]
@@ -299,10 +308,10 @@ class MultiAgentQ(Algorithm):
                 x, q = interaction_features(self.spec, env, team, a), None
             else:
                 group = learner.group_of(np.arange(len(obs)))
+                net, temperature = self.policy(learner)
                 a, x, q = infer_actions(
-                    self.spec, learner.net, env, team, obs, self.prev[team],
-                    self.temperature, self.rng, group,
-                )  # fmt: skip
+                    self.spec, net, env, team, obs, self.prev[team], temperature, self.rng, group
+                )
             acts.append(a)
             xs.append(x)
             qs.append(q)
@@ -385,7 +394,7 @@ class MultiAgentQ(Algorithm):
         if kind == "random":
             return RandomController(self.spec.n_actions)
         if kind == "self":
-            return QController(self.spec, self.learners[0].net, self.eval_temperature)
+            return QController(self.spec, *self.policy(self.learners[0], evaluation=True))
         return load_opponent(str(path), self.eval_temperature)
 
     def evaluate(
@@ -395,7 +404,7 @@ class MultiAgentQ(Algorithm):
             self.eval_env = self.factory.make(True, recorder is not None)
         env = self.eval_env
         rng = np.random.default_rng(seed)
-        me = QController(self.spec, self.learners[0].net, self.eval_temperature)
+        me = QController(self.spec, *self.policy(self.learners[0], evaluation=True))
         others = self._opponent() if len(self.env.teams) > 1 else None
         returns, infos = [], []
         for i in range(episodes):
@@ -440,10 +449,10 @@ class MultiAgentQ(Algorithm):
                 out["domain_walls"] = float((s != np.roll(s, 1)).sum())
         if infos and "win" in infos[0]:
             n = len(infos)
-            for key, name in (("win", "win_rate"), ("draw", "draw_rate"), ("loss", "loss_rate")):
+            for key, plural in (("win", "wins"), ("draw", "draws"), ("loss", "losses")):
                 count = float(sum(x[key] for x in infos))
-                out[name] = count / n
-                out[f"{key}s"] = count
+                out[f"{key}_rate"] = count / n
+                out[plural] = count
             for key in ("kills", "deaths", "surviving_hp", "opponent_hp", "battle_length"):
                 out[f"{key}_mean"] = float(np.mean([x[key] for x in infos]))
         return out
@@ -453,7 +462,7 @@ class MultiAgentQ(Algorithm):
         env_state = self.env.get_state() if hasattr(self.env, "get_state") else None
         return {
             "learners": [learner.state_dict() for learner in self.learners],
-            "export": self.learners[0].export(),
+            "export": self.export(),
             "rng": generator_state(self.rng),
             "env_seed_rng": generator_state(self.env_seed_rng),
             "frames": self.frames,
@@ -469,6 +478,10 @@ class MultiAgentQ(Algorithm):
             "team_returns": [list(v) for v in self.team_returns],
             "initial_image": self.initial_image,
         }
+
+    def export(self) -> dict[str, Any]:
+        """Team 0's policy for `eval.opponent=checkpoint:<path>` in another run."""
+        return {**self.learners[0].export(), "temperature": None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for learner, s in zip(self.learners, state["learners"], strict=True):
@@ -526,3 +539,98 @@ def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
 @register("algo", "iq")
 def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx, "none")
+
+
+@dataclass
+class MFACParams(MFQParams):
+    """Mean-field actor-critic: an actor pi(a | s, mean action) beside the MF-Q critic."""
+
+    actor_lr: float = 5e-4
+    entropy_coef: float = 0.01
+
+
+class ACLearner(Learner):
+    """Critic Q(s, a, x) as in MF-Q with V(s') = sum_a pi(a | s', x') Q(s', a, x') (the paper's
+    mean-field V), and a softmax actor trained on the critic's advantages of every action."""
+
+    def __init__(self, p: MFACParams, spec: PolicySpec, obs_dim: int, groups: int):
+        super().__init__(p, spec, obs_dim, groups)
+        self.actor = TeamQNet(**{**self.net_args, "style": "mlp"})
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=p.actor_lr)
+
+    def update(self, rng: np.random.Generator, temperature: float) -> dict[str, float]:
+        p, spec = self.p, self.spec
+        b = self.replay.sample(p.batch_size, rng)
+        group = self.group_of(b["group"])
+        x = torch.from_numpy(q_input(spec, b["obs"], b["x"]))
+        x_next = torch.from_numpy(q_input(spec, b["obs_next"], b["x_next"]))
+        q_all = self.net(x, group)
+        with torch.no_grad():
+            critic = self.target if self.target is not None else self.net
+            pi_next = torch.softmax(self.actor(x_next, group), dim=1)
+            v = (pi_next * critic(x_next, group)).sum(dim=1)
+            y = torch.from_numpy(b["reward"]) + p.gamma * (1 - torch.from_numpy(b["done"])) * v
+        actions = torch.from_numpy(b["action"])
+        critic_loss = ((q_all - q_target(q_all, actions, y, p.book_target_indexing)) ** 2).sum(1)
+        critic_loss = critic_loss.mean()
+        self.opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        if p.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), p.grad_clip)
+        self.opt.step()
+        logits = self.actor(x, group)
+        pi = torch.softmax(logits, dim=1)
+        q = q_all.detach()
+        advantage = q - (pi.detach() * q).sum(dim=1, keepdim=True)
+        entropy = -(pi * torch.log_softmax(logits, dim=1)).sum(dim=1)
+        actor_loss = (-(pi * advantage).sum(dim=1) - p.entropy_coef * entropy).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        if p.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.actor.parameters(), p.grad_clip)
+        self.actor_opt.step()
+        return {
+            "loss": float(critic_loss.detach()),
+            "actor_loss": float(actor_loss.detach()),
+            "entropy": float(entropy.mean().detach()),
+        }
+
+    def export(self) -> dict[str, Any]:
+        return {"spec": asdict(self.spec), "net_args": self.net_args | {"style": "mlp"},
+                "net": self.actor.state_dict()}  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "actor": self.actor.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(),
+        }
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        super().load_state_dict(s)
+        self.actor.load_state_dict(s["actor"])
+        self.actor_opt.load_state_dict(s["actor_opt"])
+
+
+class MeanFieldAC(MultiAgentQ):
+    """MF-AC (Yang et al. 2018): actions are sampled from the actor (refined like MF-Q)."""
+
+    learner_class = ACLearner
+
+    def policy(self, learner: Learner, evaluation: bool = False) -> tuple[TeamQNet, float]:
+        return learner.actor, 1.0  # type: ignore[attr-defined]
+
+    def export(self) -> dict[str, Any]:
+        return {**self.learners[0].export(), "temperature": 1.0}
+
+
+@register("algo", "mfac")
+def build_mfac(cfg: Any, env: Any, ctx: RunContext) -> MeanFieldAC:
+    if not isinstance(env, MultiAgentEnvFactory):
+        raise DrlrunError(
+            f"algo={cfg.name} is multi-agent: use env=ising1d, ising2d or magent_battle"
+        )
+    p = from_cfg(MFACParams, cfg, "algo")
+    if p.interaction != "mean":
+        raise DrlrunError(f"algo=mfac means interaction=mean; got {p.interaction}")
+    return MeanFieldAC(p, env, ctx)

@@ -1,0 +1,63 @@
+"""MAgent battle (book ch. 9.4) on a real magent2 battle_v4: shapes and channel meaning of the
+adapter, the book placement, the mean field, evaluation opponents, and MF-Q beating random."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("magent2")
+
+from drlrun.algos.marl_core import TeamQNet  # noqa: E402
+from drlrun.envs.magent import BattleParams, BattleTeams, book_positions, make_parallel  # noqa: E402
+from drlrun.errors import DrlrunError  # noqa: E402
+from tests.conftest import run_config  # noqa: E402
+
+
+def test_book_placement_is_two_4x4_squares():
+    team1, team2 = book_positions(30, 16, 1)
+    assert sorted({x for x, _, _ in team1}) == [6, 8, 10, 12]
+    assert sorted({x for x, _, _ in team2}) == [16, 18, 20, 22]
+    assert sorted({y for _, y, _ in team1}) == [11, 13, 15, 17]
+
+
+def test_parallel_battle_v4_shapes_and_channels():
+    env = make_parallel(BattleParams())
+    obs, _ = env.reset(seed=0)
+    assert len(obs) == 32 and env.action_space("red_0").n == 21
+    view = obs["red_0"]
+    assert view.shape == (13, 13, 5)  # no minimap: wall, own, own HP, opponent, opponent HP
+    assert view[6, 6, 1] == 1 and view[6, 6, 3] == 0  # the agent itself is own-team presence
+    blue = obs["blue_0"]
+    assert blue[6, 6, 1] == 1 and blue[..., 3].sum() > 0  # red agents within blue's 13x13 view
+    env.close()
+
+
+def test_team_env_gives_the_books_359_inputs_and_9500_params():
+    env = BattleTeams(BattleParams())
+    obs = env.reset(0)
+    assert [o.shape for o in obs] == [(16, 338), (16, 338)] and env.n_actions == 21
+    mf = env.mean_field(0, np.zeros(16, np.int64))
+    assert mf.shape == (16, 21) and np.allclose(mf[:, 0], 1.0)  # everyone's teammates play 0
+    net = TeamQNet(338 + 21, [25], 21, style="book")
+    assert sum(p.numel() for p in net.parameters()) == 9500
+    assert net(torch.from_numpy(np.concatenate([obs[0], mf], 1))).shape == (16, 21)
+    steps, over, _ = env.step([np.zeros(16, np.int64), np.zeros(16, np.int64)])
+    assert not over and steps[0].reward.shape == (16,) and steps[0].alive.all()
+    env.close()
+
+
+def test_mean_field_counts_teammates_within_the_manhattan_radius():
+    env = BattleTeams(BattleParams())
+    pos = np.array([[0, 0], [0, 3], [0, 10], [4, 2]])
+    mf = env._mean_field(pos, np.array([True, True, True, False]), np.array([1, 2, 3, 4]))
+    np.testing.assert_allclose(mf[0, 2], 1.0)  # only agent 1 (distance 3); agent 3 is dead
+    np.testing.assert_allclose(mf[1], np.eye(21)[1])  # agent 2 is at distance 7, not < 7
+    assert mf[2].sum() == 0  # nobody within 7: the book's zero vector
+    env.close()
+
+
+def test_eval_opponent_is_validated(tmp_path):
+    with pytest.raises(DrlrunError, match="eval.opponent"):
+        run_config(["+experiment=ch9_magent_fixed", "eval.opponent=rival"], tmp_path)
