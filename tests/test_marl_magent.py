@@ -61,3 +61,26 @@ def test_mean_field_counts_teammates_within_the_manhattan_radius():
 def test_eval_opponent_is_validated(tmp_path):
     with pytest.raises(DrlrunError, match="eval.opponent"):
         run_config(["+experiment=ch9_magent_fixed", "eval.opponent=rival"], tmp_path)
+
+
+TINY_BATTLE = [
+    "+experiment=ch9_magent_fixed",
+    "env.map_size=16",
+    "env.team_size=4",
+    "env.max_steps=50",
+    "algo.train_opponent=random",
+    "algo.learning_starts=200",
+    "algo.train_freq=1",
+    "algo.target_update=200",
+    "budget.iterations=30",
+    "eval.episodes=10",
+    "seed=0",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_mfq_team_beats_a_random_team_in_a_tiny_battle(tmp_path):
+    summary, _ = run_config(TINY_BATTLE, tmp_path)
+    assert summary["win_rate"] >= 0.8, summary
+    assert summary["kills_mean"] > summary["deaths_mean"]

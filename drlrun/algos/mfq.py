@@ -382,6 +382,9 @@ class MultiAgentQ(Algorithm):
                 self.history["magnetization"].append(metrics["magnetization"])
             if episode is not None:
                 episodes.append(episode)
+                for k in ("win", "kills", "deaths", "battle_length"):
+                    if k in episode.extras:
+                        acc.setdefault(f"train_{k}", []).append(episode.extras[k])
                 if p.steps_per_iteration is None:
                     break
             if p.steps_per_iteration is not None and steps >= p.steps_per_iteration:
@@ -515,30 +518,29 @@ class MultiAgentQ(Algorithm):
             self.eval_env.close()
 
 
-def _build(cfg: Any, env: Any, ctx: RunContext, interaction: str | None) -> MultiAgentQ:
+def _build(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     if not isinstance(env, MultiAgentEnvFactory):
         raise DrlrunError(
             f"algo={cfg.name} is multi-agent: use env=ising1d, ising2d or magent_battle"
         )
-    p = from_cfg(MFQParams, cfg, "algo")
-    if interaction is not None and p.interaction != interaction:
-        raise DrlrunError(f"algo={cfg.name} means interaction={interaction}; got {p.interaction}")
-    return MultiAgentQ(p, env, ctx)
+    # nq / iq are mfq with another default `interaction`; a preset may switch it
+    # (+experiment=ch9_magent_fixed algo.interaction=none is independent Q on the same budget)
+    return MultiAgentQ(from_cfg(MFQParams, cfg, "algo"), env, ctx)
 
 
 @register("algo", "mfq")
 def build_mfq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx, "mean")
+    return _build(cfg, env, ctx)
 
 
 @register("algo", "nq")
 def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx, "joint")
+    return _build(cfg, env, ctx)
 
 
 @register("algo", "iq")
 def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx, "none")
+    return _build(cfg, env, ctx)
 
 
 @dataclass
