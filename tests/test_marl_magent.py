@@ -84,3 +84,21 @@ def test_mfq_team_beats_a_random_team_in_a_tiny_battle(tmp_path):
     summary, _ = run_config(TINY_BATTLE, tmp_path)
     assert summary["win_rate"] >= 0.8, summary
     assert summary["kills_mean"] > summary["deaths_mean"]
+
+
+def test_book_preset_never_changes_its_parameters_and_fixed_does():
+    from drlrun.session import build
+    from tests.conftest import compose
+
+    def params(algo):
+        return torch.cat([p.detach().flatten().clone() for p in algo.learners[0].net.parameters()])
+
+    short = ["env.max_steps=30", "algo.train_freq=10", "algo.learning_starts=26"]
+    for preset, changes in (("ch9_magent_book", False), ("ch9_magent_fixed", True)):
+        built = build(compose(f"+experiment={preset}", *short), None, device="cpu")
+        before = params(built.algo)
+        assert built.algo._net_for_team(1) is built.algo.learners[0 if not changes else 1]
+        built.algo.train_step()  # one battle of 30 steps, 3 updates per team
+        assert built.algo.updates > 0
+        assert (not torch.equal(before, params(built.algo))) == changes, preset
+        built.algo.close()
