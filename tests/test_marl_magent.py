@@ -67,12 +67,12 @@ TINY_BATTLE = [
     "+experiment=ch9_magent_fixed",
     "env.map_size=16",
     "env.team_size=4",
-    "env.max_steps=50",
+    "env.max_steps=100",
     "algo.train_opponent=random",
     "algo.learning_starts=200",
     "algo.train_freq=1",
     "algo.target_update=200",
-    "budget.iterations=30",
+    "budget.iterations=20",
     "eval.episodes=10",
     "seed=0",
 ]
@@ -102,3 +102,25 @@ def test_book_preset_never_changes_its_parameters_and_fixed_does():
         assert built.algo.updates > 0
         assert (not torch.equal(before, params(built.algo))) == changes, preset
         built.algo.close()
+
+
+def test_swapped_battles_are_scored_from_the_evaluated_team():
+    from drlrun.algos.mfq import swap_outcome
+
+    info = {"win": 1.0, "draw": 0.0, "loss": 0.0, "kills": 3.0, "deaths": 1.0,
+            "surviving_hp": 2.5, "opponent_hp": 0.5, "battle_length": 40.0}  # fmt: skip
+    out = swap_outcome(info)
+    assert (out["win"], out["loss"], out["kills"], out["deaths"]) == (0.0, 1.0, 1.0, 3.0)
+    assert out["surviving_hp"] == 0.5 and out["battle_length"] == 40.0
+
+
+@pytest.mark.slow
+def test_checkpoint_opponent_from_another_run(tmp_path):
+    short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
+    run_config([*short, "algo.interaction=none", "eval.episodes=0"], tmp_path / "iq")
+    summary, _ = run_config(
+        [*short, "eval.episodes=2", f"eval.opponent=checkpoint:{tmp_path / 'iq'}"], tmp_path / "mf"
+    )
+    assert summary["win_rate"] + summary["draw_rate"] + summary["loss_rate"] == 1.0
+    with pytest.raises(DrlrunError, match="no checkpoint"):
+        run_config([*short, f"eval.opponent=checkpoint:{tmp_path}"], tmp_path / "bad")

@@ -71,6 +71,7 @@ class MFQParams:
     steps_per_iteration: int | None = 1  # null: one whole episode per train_step
     eval_steps: int = 75  # grid games: steps per evaluation episode (battles end themselves)
     opponent: str = "random"  # eval.opponent: random | self | checkpoint:<path>
+    eval_swap_sides: bool = True  # battles: the evaluated team plays every other battle as team 2
 
     def __post_init__(self) -> None:
         if self.num_iter < 0 or self.temperature < 0 or not 0 <= self.gamma <= 1:
@@ -93,6 +94,16 @@ def parse_opponent(text: str) -> tuple[str, str | None]:
     if text.startswith("checkpoint:") and len(text) > len("checkpoint:"):
         return "checkpoint", text.split(":", 1)[1]
     raise ValueError(f"eval.opponent must be random, self or checkpoint:<path>, got {text!r}")
+
+
+def swap_outcome(info: dict[str, float]) -> dict[str, float]:
+    """A battle outcome seen from the second team."""
+    pairs = (("win", "loss"), ("kills", "deaths"), ("surviving_hp", "opponent_hp"))
+    out = dict(info)
+    for a, b in pairs:
+        if a in info:
+            out[a], out[b] = info[b], info[a]
+    return out
 
 
 class Learner:
@@ -261,6 +272,8 @@ class MultiAgentQ(Algorithm):
         self.team_losses: list[list[float]] = [[] for _ in self.learners]
         self.team_returns: list[list[float]] = [[] for _ in range(n_teams)]
         self.initial_image = env.image().copy() if hasattr(env, "image") else None
+        if n_teams > 1 and parse_opponent(p.opponent)[0] == "checkpoint":
+            self._opponent()  # a wrong path fails now, not after training
 
     # --- acting ---------------------------------------------------------------------------------
     @property
@@ -411,23 +424,28 @@ class MultiAgentQ(Algorithm):
         others = self._opponent() if len(self.env.teams) > 1 else None
         returns, infos = [], []
         for i in range(episodes):
+            # battles: every other one the evaluated policy plays the second team (MAgent
+            # resolves the first team's attacks first, which wins mirror matches)
+            mine = 1 if others is not None and self.p.eval_swap_sides and i % 2 else 0
             obs = env.reset(seed + i)
             prev = [env.initial_actions(t, rng) for t in range(len(obs))]
             ret, info, length = 0.0, {}, 0
             while True:
                 if recorder is not None:
                     recorder(env.render(), i)
-                acts = [me.act(env, 0, obs[0], prev[0], rng)]
-                acts += [others.act(env, t, o, prev[t], rng) for t, o in enumerate(obs) if t > 0]
+                acts = [
+                    (me if t == mine else others).act(env, t, o, prev[t], rng)
+                    for t, o in enumerate(obs)
+                ]
                 steps, over, info = env.step(acts)
-                ret += float(steps[0].reward.mean()) if len(steps[0].reward) else 0.0
+                ret += float(steps[mine].reward.mean()) if len(steps[mine].reward) else 0.0
                 length += 1
                 if over or length >= self.p.eval_steps and len(env.teams) == 1:
                     break
                 obs = [st.obs[st.alive] for st in steps]
                 prev = [a[st.alive] for a, st in zip(acts, steps, strict=True)]
             returns.append(ret)
-            infos.append({**info, "length": float(length)})
+            infos.append({**(swap_outcome(info) if mine else info), "length": float(length)})
         r = np.array(returns)
         out = {
             "eval_return_mean": float(r.mean()) if len(r) else 0.0,
