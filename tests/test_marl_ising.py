@@ -168,3 +168,13 @@ def test_order_parameter_pools_seeds_per_temperature():
 
     rows = order_parameter([job("1.5", 0.2), job("0.5", 1.0), job("1.5", 0.4), job("0.5", 0.8)])
     np.testing.assert_allclose(rows, [[0.5, 0.9, 0.1, 2], [1.5, 0.3, 0.1, 2]])
+
+
+def test_mfac_trains_its_actor_on_the_ising_grid(tmp_path):
+    overrides = ["algo=mfac", "env=ising2d", "algo.use_obs=false", "algo.hidden=[10]",
+                 "budget.frames=20", "eval.every=0", "eval.episodes=1", "log.every=10",
+                 "algo.learning_starts=100", "algo.batch_size=64"]  # fmt: skip
+    summary, algo = run_config(overrides, tmp_path)
+    assert 0.0 <= summary["magnetization"] <= 1.0 and algo.updates > 0
+    assert algo.policy(algo.learners[0])[1] == 1.0  # samples the actor's own softmax
+    assert algo.export()["temperature"] == 1.0
