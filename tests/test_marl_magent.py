@@ -124,3 +124,11 @@ def test_checkpoint_opponent_from_another_run(tmp_path):
     assert summary["win_rate"] + summary["draw_rate"] + summary["loss_rate"] == 1.0
     with pytest.raises(DrlrunError, match="no checkpoint"):
         run_config([*short, f"eval.opponent=checkpoint:{tmp_path}"], tmp_path / "bad")
+
+
+def test_minimap_frame_puts_team_0_on_the_left_in_red():
+    env = BattleTeams(BattleParams())
+    env.reset(0)
+    frame = env.render()[::8, ::8]  # one pixel per cell
+    assert tuple(frame[11, 6]) == (214, 39, 40) and tuple(frame[11, 16]) == (31, 119, 180)
+    env.close()

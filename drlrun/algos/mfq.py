@@ -271,7 +271,8 @@ class MultiAgentQ(Algorithm):
         self.history: dict[str, list[float]] = {"frame": [], "magnetization": []}
         self.team_losses: list[list[float]] = [[] for _ in self.learners]
         self.team_returns: list[list[float]] = [[] for _ in range(n_teams)]
-        self.initial_image = env.image().copy() if hasattr(env, "image") else None
+        # the grid (Ising) or the minimap frame (battle, book Fig. 9.24) before training
+        self.initial_image = env.image().copy() if hasattr(env, "image") else env.render()
         if n_teams > 1 and parse_opponent(p.opponent)[0] == "checkpoint":
             self._opponent()  # a wrong path fails now, not after training
 

@@ -184,16 +184,20 @@ class BattleTeams:
         return steps, over, info
 
     def minimap(self) -> np.ndarray:
-        """(map, map, 2) agent density per team (book Fig. 9.24)."""
-        return self.gw.get_global_minimap(self.p.map_size, self.p.map_size)
+        """(map, map, 2) occupancy per team, [y, x, team] (book Fig. 9.24). Built from positions:
+        the engine's global minimap lists the groups in the opposite order."""
+        out = np.zeros((self.p.map_size, self.p.map_size, 2), np.float32)
+        for team, handle in enumerate(self.handles):
+            pos = self.gw.get_pos(handle)
+            out[pos[:, 1], pos[:, 0], team] = 1.0
+        return out
 
     def render(self) -> np.ndarray:
         """An RGB frame of the minimap: team 0 red, team 1 blue, 8 px per cell."""
         mm = self.minimap()
-        occupied = (mm > 0).astype(np.uint8)
         rgb = np.full((*mm.shape[:2], 3), 235, np.uint8)
-        rgb[occupied[..., 0] > 0] = (214, 39, 40)
-        rgb[occupied[..., 1] > 0] = (31, 119, 180)
+        rgb[mm[..., 0] > 0] = (214, 39, 40)
+        rgb[mm[..., 1] > 0] = (31, 119, 180)
         return np.repeat(np.repeat(rgb, 8, axis=0), 8, axis=1)
 
     def close(self) -> None:

@@ -58,6 +58,16 @@ def plot_marl(algo: Any, run_dir: Path) -> list[Path]:
     env = algo.env
     if algo.initial_image is not None and hasattr(env, "image"):
         out.append(plot_grids(algo.initial_image, env.image(), run_dir / "ising_grid.png", "spins"))
+    elif algo.initial_image is not None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(algo.initial_image, interpolation="nearest")
+        ax.set_title("initial positions (red: team 0, blue: team 1)")
+        ax.set_axis_off()
+        fig.tight_layout()
+        fig.savefig(run_dir / "battle_start.png", dpi=100)
+        plt.close(fig)
+        out.append(run_dir / "battle_start.png")
     h = algo.history
     if h["magnetization"]:
         x = np.asarray(h["frame"])
