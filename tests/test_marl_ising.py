@@ -4,6 +4,7 @@ joint-action index, target indexing, the PettingZoo face, and a small grid that 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,49 @@ def test_fixed_mfq_aligns_a_10x10_grid_and_an_untrained_net_does_not(tmp_path):
 def test_fixed_nq_ring_forms_two_aligned_domains(tmp_path):
     summary, _ = run_config(["+experiment=ch9_ising1d_fixed", "seed=0"], tmp_path)
     assert summary["domain_walls"] <= 2  # a random 20-spin ring has ~10
+
+
+@pytest.mark.parametrize("preset", ["ch9_ising2d_fixed", "ch9_ising1d_book"])
+def test_restored_learner_continues_identically(tmp_path, preset):
+    from drlrun import checkpoint
+    from drlrun.session import build
+
+    def make():
+        return build(compose(f"+experiment={preset}"), None, device="cpu")
+
+    a = make()
+    for _ in range(15):
+        a.algo.train_step()
+    path = checkpoint.save(a.algo.state_dict(), tmp_path, a.algo.frames, keep=1)
+    b = make()
+    b.algo.load_state_dict(checkpoint.load(path))
+    for built in (a, b):
+        for _ in range(10):
+            built.algo.train_step()
+    pa = torch.cat([p.detach().flatten() for p in a.algo.learners[0].net.parameters()])
+    pb = torch.cat([p.detach().flatten() for p in b.algo.learners[0].net.parameters()])
+    torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+    np.testing.assert_array_equal(a.algo.env.spins(), b.algo.env.spins())
+    for built in (a, b):
+        built.algo.close()
+
+
+def test_order_parameter_pools_seeds_per_temperature():
+    from drlrun.sweep.jobs import Job
+    from drlrun.viz.marl import order_parameter
+
+    def job(t, m):
+        return Job(Path("."), {"env.temperature": t, "seed": "0"}, {"eval_magnetization": m})
+
+    rows = order_parameter([job("1.5", 0.2), job("0.5", 1.0), job("1.5", 0.4), job("0.5", 0.8)])
+    np.testing.assert_allclose(rows, [[0.5, 0.9, 0.1, 2], [1.5, 0.3, 0.1, 2]])
+
+
+def test_mfac_trains_its_actor_on_the_ising_grid(tmp_path):
+    overrides = ["algo=mfac", "env=ising2d", "algo.use_obs=false", "algo.hidden=[10]",
+                 "budget.frames=20", "eval.every=0", "eval.episodes=1", "log.every=10",
+                 "algo.learning_starts=100", "algo.batch_size=64"]  # fmt: skip
+    summary, algo = run_config(overrides, tmp_path)
+    assert 0.0 <= summary["magnetization"] <= 1.0 and algo.updates > 0
+    assert algo.policy(algo.learners[0])[1] == 1.0  # samples the actor's own softmax
+    assert algo.export()["temperature"] == 1.0

@@ -71,6 +71,7 @@ class MFQParams:
     steps_per_iteration: int | None = 1  # null: one whole episode per train_step
     eval_steps: int = 75  # grid games: steps per evaluation episode (battles end themselves)
     opponent: str = "random"  # eval.opponent: random | self | checkpoint:<path>
+    eval_swap_sides: bool = True  # battles: the evaluated team plays every other battle as team 2
 
     def __post_init__(self) -> None:
         if self.num_iter < 0 or self.temperature < 0 or not 0 <= self.gamma <= 1:
@@ -93,6 +94,16 @@ def parse_opponent(text: str) -> tuple[str, str | None]:
     if text.startswith("checkpoint:") and len(text) > len("checkpoint:"):
         return "checkpoint", text.split(":", 1)[1]
     raise ValueError(f"eval.opponent must be random, self or checkpoint:<path>, got {text!r}")
+
+
+def swap_outcome(info: dict[str, float]) -> dict[str, float]:
+    """A battle outcome seen from the second team."""
+    pairs = (("win", "loss"), ("kills", "deaths"), ("surviving_hp", "opponent_hp"))
+    out = dict(info)
+    for a, b in pairs:
+        if a in info:
+            out[a], out[b] = info[b], info[a]
+    return out
 
 
 class Learner:
@@ -214,11 +225,14 @@ def load_opponent(path: str, temperature: float) -> QController:
         raise DrlrunError(f"eval.opponent: {file} is not a multi-agent Q checkpoint") from None
     net = TeamQNet(**export["net_args"])
     net.load_state_dict(export["net"])
-    return QController(PolicySpec(**export["spec"]), net, temperature)
+    fixed = export.get("temperature")  # actor-critic policies sample their own softmax (T = 1)
+    return QController(PolicySpec(**export["spec"]), net, temperature if fixed is None else fixed)
 
 
 class MultiAgentQ(Algorithm):
     """MF-Q / NQ / IQ over every team of a `TeamEnv`; team 0 is the one evaluated."""
+
+    learner_class: type[Learner] = Learner
 
     def __init__(self, p: MFQParams, factory: MultiAgentEnvFactory, ctx: RunContext):
         self.p, self.factory, self.ctx = p, factory, ctx
@@ -245,7 +259,9 @@ class MultiAgentQ(Algorithm):
         )
         torch.manual_seed(ctx.seed)
         trained = n_teams if p.train_opponent == "learn" else 1
-        self.learners = [Learner(p, self.spec, env.obs_dim, groups) for _ in range(trained)]
+        self.learners = [
+            self.learner_class(p, self.spec, env.obs_dim, groups) for _ in range(trained)
+        ]
         self.rng = np.random.default_rng(ctx.seed + 1)
         self.env_seed_rng = np.random.default_rng(ctx.seed + 2)
         self.frames = 0
@@ -255,7 +271,10 @@ class MultiAgentQ(Algorithm):
         self.history: dict[str, list[float]] = {"frame": [], "magnetization": []}
         self.team_losses: list[list[float]] = [[] for _ in self.learners]
         self.team_returns: list[list[float]] = [[] for _ in range(n_teams)]
-        self.initial_image = env.image().copy() if hasattr(env, "image") else None
+        # the grid (Ising) or the minimap frame (battle, book Fig. 9.24) before training
+        self.initial_image = env.image().copy() if hasattr(env, "image") else env.render()
+        if n_teams > 1 and parse_opponent(p.opponent)[0] == "checkpoint":
+            self._opponent()  # a wrong path fails now, not after training
 
     # --- acting ---------------------------------------------------------------------------------
     @property
@@ -284,6 +303,10 @@ class MultiAgentQ(Algorithm):
         self.ep_return = np.zeros(len(obs))
         self.ep_length = 0
 
+    def policy(self, learner: Learner, evaluation: bool = False) -> tuple[TeamQNet, float]:
+        """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q)."""
+        return learner.net, self.eval_temperature if evaluation else self.temperature
+
     def _net_for_team(self, team: int) -> Learner | None:
         if team == 1 and self.p.book_team2_uses_team1_net:
             return self.learners[0]
@@ -299,10 +322,10 @@ class MultiAgentQ(Algorithm):
                 x, q = interaction_features(self.spec, env, team, a), None
             else:
                 group = learner.group_of(np.arange(len(obs)))
+                net, temperature = self.policy(learner)
                 a, x, q = infer_actions(
-                    self.spec, learner.net, env, team, obs, self.prev[team],
-                    self.temperature, self.rng, group,
-                )  # fmt: skip
+                    self.spec, net, env, team, obs, self.prev[team], temperature, self.rng, group
+                )
             acts.append(a)
             xs.append(x)
             qs.append(q)
@@ -373,6 +396,9 @@ class MultiAgentQ(Algorithm):
                 self.history["magnetization"].append(metrics["magnetization"])
             if episode is not None:
                 episodes.append(episode)
+                for k in ("win", "kills", "deaths", "battle_length"):
+                    if k in episode.extras:
+                        acc.setdefault(f"train_{k}", []).append(episode.extras[k])
                 if p.steps_per_iteration is None:
                     break
             if p.steps_per_iteration is not None and steps >= p.steps_per_iteration:
@@ -385,7 +411,7 @@ class MultiAgentQ(Algorithm):
         if kind == "random":
             return RandomController(self.spec.n_actions)
         if kind == "self":
-            return QController(self.spec, self.learners[0].net, self.eval_temperature)
+            return QController(self.spec, *self.policy(self.learners[0], evaluation=True))
         return load_opponent(str(path), self.eval_temperature)
 
     def evaluate(
@@ -395,27 +421,32 @@ class MultiAgentQ(Algorithm):
             self.eval_env = self.factory.make(True, recorder is not None)
         env = self.eval_env
         rng = np.random.default_rng(seed)
-        me = QController(self.spec, self.learners[0].net, self.eval_temperature)
+        me = QController(self.spec, *self.policy(self.learners[0], evaluation=True))
         others = self._opponent() if len(self.env.teams) > 1 else None
         returns, infos = [], []
         for i in range(episodes):
+            # battles: every other one the evaluated policy plays the second team (MAgent
+            # resolves the first team's attacks first, which wins mirror matches)
+            mine = 1 if others is not None and self.p.eval_swap_sides and i % 2 else 0
             obs = env.reset(seed + i)
             prev = [env.initial_actions(t, rng) for t in range(len(obs))]
             ret, info, length = 0.0, {}, 0
             while True:
                 if recorder is not None:
                     recorder(env.render(), i)
-                acts = [me.act(env, 0, obs[0], prev[0], rng)]
-                acts += [others.act(env, t, o, prev[t], rng) for t, o in enumerate(obs) if t > 0]
+                acts = [
+                    (me if t == mine else others).act(env, t, o, prev[t], rng)
+                    for t, o in enumerate(obs)
+                ]
                 steps, over, info = env.step(acts)
-                ret += float(steps[0].reward.mean()) if len(steps[0].reward) else 0.0
+                ret += float(steps[mine].reward.mean()) if len(steps[mine].reward) else 0.0
                 length += 1
                 if over or length >= self.p.eval_steps and len(env.teams) == 1:
                     break
                 obs = [st.obs[st.alive] for st in steps]
                 prev = [a[st.alive] for a, st in zip(acts, steps, strict=True)]
             returns.append(ret)
-            infos.append({**info, "length": float(length)})
+            infos.append({**(swap_outcome(info) if mine else info), "length": float(length)})
         r = np.array(returns)
         out = {
             "eval_return_mean": float(r.mean()) if len(r) else 0.0,
@@ -440,10 +471,10 @@ class MultiAgentQ(Algorithm):
                 out["domain_walls"] = float((s != np.roll(s, 1)).sum())
         if infos and "win" in infos[0]:
             n = len(infos)
-            for key, name in (("win", "win_rate"), ("draw", "draw_rate"), ("loss", "loss_rate")):
+            for key, plural in (("win", "wins"), ("draw", "draws"), ("loss", "losses")):
                 count = float(sum(x[key] for x in infos))
-                out[name] = count / n
-                out[f"{key}s"] = count
+                out[f"{key}_rate"] = count / n
+                out[plural] = count
             for key in ("kills", "deaths", "surviving_hp", "opponent_hp", "battle_length"):
                 out[f"{key}_mean"] = float(np.mean([x[key] for x in infos]))
         return out
@@ -453,7 +484,7 @@ class MultiAgentQ(Algorithm):
         env_state = self.env.get_state() if hasattr(self.env, "get_state") else None
         return {
             "learners": [learner.state_dict() for learner in self.learners],
-            "export": self.learners[0].export(),
+            "export": self.export(),
             "rng": generator_state(self.rng),
             "env_seed_rng": generator_state(self.env_seed_rng),
             "frames": self.frames,
@@ -469,6 +500,10 @@ class MultiAgentQ(Algorithm):
             "team_returns": [list(v) for v in self.team_returns],
             "initial_image": self.initial_image,
         }
+
+    def export(self) -> dict[str, Any]:
+        """Team 0's policy for `eval.opponent=checkpoint:<path>` in another run."""
+        return {**self.learners[0].export(), "temperature": None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for learner, s in zip(self.learners, state["learners"], strict=True):
@@ -502,27 +537,26 @@ class MultiAgentQ(Algorithm):
             self.eval_env.close()
 
 
-def _build(cfg: Any, env: Any, ctx: RunContext, interaction: str | None) -> MultiAgentQ:
+def _build(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     if not isinstance(env, MultiAgentEnvFactory):
         raise DrlrunError(
             f"algo={cfg.name} is multi-agent: use env=ising1d, ising2d or magent_battle"
         )
-    p = from_cfg(MFQParams, cfg, "algo")
-    if interaction is not None and p.interaction != interaction:
-        raise DrlrunError(f"algo={cfg.name} means interaction={interaction}; got {p.interaction}")
-    return MultiAgentQ(p, env, ctx)
+    # nq / iq are mfq with another default `interaction`; a preset may switch it
+    # (+experiment=ch9_magent_fixed algo.interaction=none is independent Q on the same budget)
+    return MultiAgentQ(from_cfg(MFQParams, cfg, "algo"), env, ctx)
 
 
 @register("algo", "mfq")
 def build_mfq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx, "mean")
+    return _build(cfg, env, ctx)
 
 
 @register("algo", "nq")
 def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx, "joint")
+    return _build(cfg, env, ctx)
 
 
 @register("algo", "iq")
 def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx, "none")
+    return _build(cfg, env, ctx)

@@ -58,6 +58,16 @@ def plot_marl(algo: Any, run_dir: Path) -> list[Path]:
     env = algo.env
     if algo.initial_image is not None and hasattr(env, "image"):
         out.append(plot_grids(algo.initial_image, env.image(), run_dir / "ising_grid.png", "spins"))
+    elif algo.initial_image is not None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(algo.initial_image, interpolation="nearest")
+        ax.set_title("initial positions (red: team 0, blue: team 1)")
+        ax.set_axis_off()
+        fig.tight_layout()
+        fig.savefig(run_dir / "battle_start.png", dpi=100)
+        plt.close(fig)
+        out.append(run_dir / "battle_start.png")
     h = algo.history
     if h["magnetization"]:
         x = np.asarray(h["frame"])
@@ -79,3 +89,32 @@ def plot_marl(algo: Any, run_dir: Path) -> list[Path]:
         }
         out.append(plot_curves(rets, run_dir / "team_returns.png", "mean agent return per battle"))
     return out
+
+
+def order_parameter(jobs: list[Any], key: str = "eval_magnetization") -> np.ndarray:
+    """Rows (temperature, mean, std, runs) of `key` over the finished jobs of a
+    `env.temperature=...` sweep, sorted by temperature (seeds of one temperature pooled)."""
+    by_t: dict[float, list[float]] = {}
+    for job in jobs:
+        t = job.overrides.get("env.temperature")
+        if t is None or not job.summary or key not in job.summary:
+            continue
+        by_t.setdefault(float(t), []).append(float(job.summary[key]))
+    return np.array(
+        [(t, np.mean(v), np.std(v), len(v)) for t, v in sorted(by_t.items())], dtype=float
+    ).reshape(-1, 4)
+
+
+def plot_order_parameter(rows: np.ndarray, path: Path) -> Path:
+    """Magnetisation against temperature: the order/disorder transition of the learned spins."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(rows[:, 0], rows[:, 1], yerr=rows[:, 2], marker="o", capsize=3)
+    ax.set_xlabel("Boltzmann temperature")
+    ax.set_ylabel("order parameter |mean spin|")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
