@@ -135,3 +135,43 @@ def test_dqn_book_switches(tmp_path):
     finally:
         algo.close()
         built.env.close()
+
+
+def test_env_state_roundtrip_is_checkpoint_safe(tmp_path):
+    """The world is saved as plain arrays (checkpoints load with weights_only) and restored."""
+    from drlrun import checkpoint
+    from drlrun.envs import state as env_state
+
+    env = make_doorkey(DoorKeyParams(), eval_mode=False)
+    env.reset(seed=3)
+    for a in (2, 0, 2, 3):
+        env.step(a)
+    path = checkpoint.save({"env": env_state.capture(env)}, tmp_path, 1, 1)
+    saved = checkpoint.load(path)["env"]
+    after = [env.step(a)[0] for a in (1, 2, 4, 2)]
+    other = make_doorkey(DoorKeyParams(), eval_mode=False)
+    other.reset(seed=99)
+    env_state.restore(other, saved)
+    replay = [other.step(a)[0] for a in (1, 2, 4, 2)]
+    for x, y in zip(after, replay, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_attention_figures_and_video_overlay(tmp_path):
+    from drlrun.session import build
+    from drlrun.viz.attention import attention_overlay, doorkey_figures
+
+    built = build(compose("algo=double_dqn", "net=relational", "env=doorkey"), tmp_path)
+    try:
+        paths = doorkey_figures(built.algo, tmp_path, max_steps=5)
+        assert [p.name for p in paths] == ["doorkey_view.png", "doorkey_attention.png"]
+        frames = []
+        env = built.env.make_eval(render=True)
+        overlay = attention_overlay(lambda frame, ep: frames.append(frame), built.algo, env)
+        env.reset(seed=0)
+        overlay(env.envs[0].render(), 0)
+        env.close()
+        assert frames[0].shape[0] == 160 and frames[0].shape[1] > 160  # render | view
+    finally:
+        built.algo.close()
+        built.env.close()

@@ -28,6 +28,7 @@ from drlrun.nets.heads import QNetwork, make_head
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
+from drlrun.viz.attention import attention_overlay, doorkey_figures
 
 REPLAY_IN_CHECKPOINT_MAX_BYTES = 2 * 1024**3
 MIN_FRAMES_PER_STEP = 64
@@ -240,6 +241,7 @@ class DQN(Algorithm):
 
         if recorder is not None:
             env = self.env_factory.make_eval(render=True)
+            recorder = attention_overlay(recorder, self, env)  # relational nets on grids only
             try:
                 return run_episodes(env, policy, episodes, seed, recorder)
             finally:
@@ -281,7 +283,7 @@ class DQN(Algorithm):
         self.updates = int(state["updates"])
 
     def plots(self, run_dir: Path) -> list[Path]:
-        return self.objective.plots(self, run_dir)
+        return self.objective.plots(self, run_dir) + doorkey_figures(self, run_dir)
 
     def close(self) -> None:
         self.envs.close()
