@@ -175,3 +175,17 @@ def test_attention_figures_and_video_overlay(tmp_path):
     finally:
         built.algo.close()
         built.env.close()
+
+
+def test_ch10_presets_set_the_book_and_the_fixes():
+    book = compose("+experiment=ch10_doorkey_book")
+    fixed = compose("+experiment=ch10_doorkey_fixed")
+    assert book.fidelity == "book" and fixed.fidelity == "fixed"
+    switches = ("double_argmax", "timeout_terminal", "q_output")
+    assert [book.algo[k] for k in switches] == ["current", True, "elu"]
+    assert [fixed.algo[k] for k in switches] == ["next", False, "linear"]
+    assert (book.net.attention, book.net.encoding) == ("book_additive", "max")
+    assert (fixed.net.attention, fixed.net.encoding) == ("dot", "onehot")
+    assert (book.env.max_steps, book.env.step_reward, book.algo.buffer_size) == (400, -0.01, 9000)
+    assert (book.algo.eps_start, book.algo.eps_end, book.algo.lr) == (0.5, 0.5, 5e-4)
+    assert book.algo.positive_copies == 50 and book.budget.frames == 50_000

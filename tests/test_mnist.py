@@ -82,3 +82,13 @@ def test_supervised_run_reports_test_accuracy(net: str, tmp_path: Path):
     assert saved["test_accuracy"] == summary["test_accuracy"]
     assert (tmp_path / "curves.png").exists()
     assert (tmp_path / "attention.png").exists() == (net == "relational")
+
+
+def test_mnist_presets_compose():
+    from tests.conftest import compose
+
+    rel = compose("+experiment=ch10_mnist_relational", f"data.root={DATA}")
+    cnn = compose("+experiment=ch10_mnist_cnn")
+    assert rel.net.name == "relational" and cnn.net.name == "mnist_cnn"
+    assert rel.env.root == str(DATA) and rel.budget.iterations == 1000
+    assert (rel.algo.batch_size, rel.algo.lr) == (300, 1e-3)
