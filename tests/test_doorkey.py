@@ -162,9 +162,11 @@ def test_attention_figures_and_video_overlay(tmp_path):
     from drlrun.viz.attention import attention_overlay, doorkey_figures
 
     built = build(compose("algo=double_dqn", "net=relational", "env=doorkey"), tmp_path)
+    (tmp_path / "tb").mkdir()
     try:
         paths = doorkey_figures(built.algo, tmp_path, max_steps=5)
         assert [p.name for p in paths] == ["doorkey_view.png", "doorkey_attention.png"]
+        assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # also in TensorBoard
         frames = []
         env = built.env.make_eval(render=True)
         overlay = attention_overlay(lambda frame, ep: frames.append(frame), built.algo, env)

@@ -81,7 +81,25 @@ def mnist_figures(algo: Any, run_dir: Path, examples: int = 4) -> list[Path]:
         for ax in axes.flat:
             ax.axis("off")
         written.append(_save(fig, run_dir / "attention.png"))
+    to_tensorboard(run_dir, written, algo.frames)
     return written
+
+
+def to_tensorboard(run_dir: Path, paths: list[Path], step: int) -> None:
+    """Also log written figures as TensorBoard images when the run keeps TensorBoard logs."""
+    tb = run_dir / "tb"
+    if not paths or not tb.is_dir():
+        return
+    import imageio.v2 as imageio
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb))
+    try:
+        for path in paths:
+            image = np.asarray(imageio.imread(path))[..., :3]
+            writer.add_image(f"attention/{path.stem}", image, step, dataformats="HWC")
+    finally:
+        writer.close()
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -175,6 +193,7 @@ def doorkey_figures(algo: Any, run_dir: Path, seed: int = 0, max_steps: int = 60
             ax.set_yticks([])
     fig.tight_layout()
     written.append(_save(fig, run_dir / "doorkey_attention.png"))
+    to_tensorboard(run_dir, written, algo.frames)
     return written
 
 
