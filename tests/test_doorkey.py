@@ -161,7 +161,9 @@ def test_attention_figures_and_video_overlay(tmp_path):
     from drlrun.session import build
     from drlrun.viz.attention import attention_overlay, doorkey_figures
 
-    built = build(compose("algo=double_dqn", "net=relational", "env=doorkey"), tmp_path)
+    built = build(
+        compose("algo=double_dqn", "net=relational", "env=doorkey", "net.node_size=8"), tmp_path
+    )
     (tmp_path / "tb").mkdir()
     try:
         paths = doorkey_figures(built.algo, tmp_path, max_steps=5)
