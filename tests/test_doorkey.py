@@ -135,3 +135,61 @@ def test_dqn_book_switches(tmp_path):
     finally:
         algo.close()
         built.env.close()
+
+
+def test_env_state_roundtrip_is_checkpoint_safe(tmp_path):
+    """The world is saved as plain arrays (checkpoints load with weights_only) and restored."""
+    from drlrun import checkpoint
+    from drlrun.envs import state as env_state
+
+    env = make_doorkey(DoorKeyParams(), eval_mode=False)
+    env.reset(seed=3)
+    for a in (2, 0, 2, 3):
+        env.step(a)
+    path = checkpoint.save({"env": env_state.capture(env)}, tmp_path, 1, 1)
+    saved = checkpoint.load(path)["env"]
+    after = [env.step(a)[0] for a in (1, 2, 4, 2)]
+    other = make_doorkey(DoorKeyParams(), eval_mode=False)
+    other.reset(seed=99)
+    env_state.restore(other, saved)
+    replay = [other.step(a)[0] for a in (1, 2, 4, 2)]
+    for x, y in zip(after, replay, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_attention_figures_and_video_overlay(tmp_path):
+    from drlrun.session import build
+    from drlrun.viz.attention import attention_overlay, doorkey_figures
+
+    built = build(
+        compose("algo=double_dqn", "net=relational", "env=doorkey", "net.node_size=8"), tmp_path
+    )
+    (tmp_path / "tb").mkdir()
+    try:
+        paths = doorkey_figures(built.algo, tmp_path, max_steps=5)
+        assert [p.name for p in paths] == ["doorkey_view.png", "doorkey_attention.png"]
+        assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # also in TensorBoard
+        frames = []
+        env = built.env.make_eval(render=True)
+        overlay = attention_overlay(lambda frame, ep: frames.append(frame), built.algo, env)
+        env.reset(seed=0)
+        overlay(env.envs[0].render(), 0)
+        env.close()
+        assert frames[0].shape[0] == 160 and frames[0].shape[1] > 160  # render | view
+    finally:
+        built.algo.close()
+        built.env.close()
+
+
+def test_ch10_presets_set_the_book_and_the_fixes():
+    book = compose("+experiment=ch10_doorkey_book")
+    fixed = compose("+experiment=ch10_doorkey_fixed")
+    assert book.fidelity == "book" and fixed.fidelity == "fixed"
+    switches = ("double_argmax", "timeout_terminal", "q_output")
+    assert [book.algo[k] for k in switches] == ["current", True, "elu"]
+    assert [fixed.algo[k] for k in switches] == ["next", False, "linear"]
+    assert (book.net.attention, book.net.encoding) == ("book_additive", "max")
+    assert (fixed.net.attention, fixed.net.encoding) == ("dot", "onehot")
+    assert (book.env.max_steps, book.env.step_reward, book.algo.buffer_size) == (400, -0.01, 9000)
+    assert (book.algo.eps_start, book.algo.eps_end, book.algo.lr) == (0.5, 0.5, 5e-4)
+    assert book.algo.positive_copies == 50 and book.budget.frames == 50_000

@@ -69,16 +69,27 @@ def test_supervised_run_reports_test_accuracy(net: str, tmp_path: Path):
             f"net={net}",
             f"data.root={DATA}",
             "env.offline_test=100",
-            "algo.batch_size=16",
-            "budget.frames=48",
+            "algo.batch_size=8",
+            "algo.eval_batch=100",
+            "budget.frames=16",
             "eval.every=0",
-            "log.every=16",
+            "log.every=8",
         ],
         tmp_path,
     )
-    assert summary["status"] == "finished" and summary["frames"] == 48
+    assert summary["status"] == "finished" and summary["frames"] == 16
     assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["test_images"] == 100
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["test_accuracy"] == summary["test_accuracy"]
     assert (tmp_path / "curves.png").exists()
     assert (tmp_path / "attention.png").exists() == (net == "relational")
+
+
+def test_mnist_presets_compose():
+    from tests.conftest import compose
+
+    rel = compose("+experiment=ch10_mnist_relational", f"data.root={DATA}")
+    cnn = compose("+experiment=ch10_mnist_cnn")
+    assert rel.net.name == "relational" and cnn.net.name == "mnist_cnn"
+    assert rel.env.root == str(DATA) and rel.budget.iterations == 1000
+    assert (rel.algo.batch_size, rel.algo.lr) == (300, 1e-3)

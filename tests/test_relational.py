@@ -102,3 +102,14 @@ def test_atari_preset_batch_of_one():
     torso = RelationalTorso((4, 84, 84), params("atari"), 255.0)
     assert torso.nodes == 64
     assert torso(torch.zeros(1, 4, 84, 84, dtype=torch.uint8)).shape == (1, 64)
+
+
+@pytest.mark.parametrize("readout,features", [("max", 64), ("mean", 64), ("flatten", 49 * 64)])
+def test_readouts(readout: str, features: int):
+    torso = RelationalTorso((3, 7, 7), params("doorkey", readout=readout), 1.0, (11, 6, 3))
+    obs = torch.randint(0, 6, (2, 3, 7, 7), dtype=torch.uint8)
+    out = torso(obs)
+    assert torso.out_features == features and out.shape == (2, features)
+    nodes = torso.attend(obs)
+    if readout == "flatten":  # node x * 7 + y keeps its place: features [i*64:(i+1)*64]
+        torch.testing.assert_close(out[:, 27 * 64 : 28 * 64], nodes[:, 27])

@@ -32,6 +32,7 @@ from drlrun.nets.sequence import SEQUENCE_NETS
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
+from drlrun.viz.attention import attention_overlay, doorkey_figures
 
 REPLAY_IN_CHECKPOINT_MAX_BYTES = 2 * 1024**3
 MIN_FRAMES_PER_STEP = 64
@@ -287,6 +288,7 @@ class DQN(Algorithm):
 
         if recorder is not None:
             env = self.env_factory.make_eval(render=True)
+            recorder = attention_overlay(recorder, self, env)  # relational nets on grids only
             try:
                 return run_episodes(env, policy, episodes, seed, recorder, self.frame_panel)
             finally:
@@ -337,7 +339,7 @@ class DQN(Algorithm):
             self.curiosity.load_state_dict(state["curiosity"])
 
     def plots(self, run_dir: Path) -> list[Path]:
-        figures = self.objective.plots(self, run_dir)
+        figures = self.objective.plots(self, run_dir) + doorkey_figures(self, run_dir)
         if self.curiosity is not None:
             from drlrun.algos.curiosity_plots import curiosity_plots
 

@@ -11,7 +11,6 @@ Episodes report `success` (the goal was reached before max_steps).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,11 +67,13 @@ class SymbolicView(gym.Wrapper):
         self.p = p
         view = self.env.observation_space.shape
         self.observation_space = gym.spaces.Box(0, 255, (view[2], view[0], view[1]), np.uint8)
+        self.last_obs: np.ndarray | None = None
         self.actions = BOOK_ACTIONS if p.action_subset else tuple(range(env.action_space.n))
         self.action_space = gym.spaces.Discrete(len(self.actions))
 
     def _obs(self, obs: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(obs.transpose(2, 0, 1), dtype=np.uint8)
+        self.last_obs = np.ascontiguousarray(obs.transpose(2, 0, 1), dtype=np.uint8)
+        return self.last_obs  # kept for the attention video overlay
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
@@ -87,19 +88,30 @@ class SymbolicView(gym.Wrapper):
         return self._obs(obs), float(reward), terminated, truncated, info
 
     def get_state(self) -> dict[str, Any]:
-        """The MiniGrid world (grid, agent, carried object, RNG) for exact resume."""
+        """The MiniGrid world as plain arrays (grid codes, agent, carried object, RNG) for exact
+        resume; checkpoints load with weights_only, so no MiniGrid objects are stored."""
         base = self.env.unwrapped
-        keys = ("grid", "agent_pos", "agent_dir", "carrying", "step_count")
+        carried = base.carrying.encode() if base.carrying is not None else ()
         return {
-            "world": copy.deepcopy({k: getattr(base, k, None) for k in keys}),
+            "grid": base.grid.encode(),
+            "agent": np.array([*base.agent_pos, base.agent_dir, base.step_count], np.int64),
+            "carrying": np.array(carried, np.int64),
             "rng": base.np_random.bit_generator.state,
+            "last_obs": self.last_obs,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
+        from minigrid.core.grid import Grid
+        from minigrid.core.world_object import WorldObj
+
         base = self.env.unwrapped
-        for key, value in copy.deepcopy(state["world"]).items():
-            setattr(base, key, value)
+        base.grid, _ = Grid.decode(np.asarray(state["grid"], np.uint8))
+        x, y, direction, steps = (int(v) for v in state["agent"])
+        base.agent_pos, base.agent_dir, base.step_count = (x, y), direction, steps
+        carried = [int(v) for v in state["carrying"]]
+        base.carrying = WorldObj.decode(*carried) if carried else None
         base.np_random.bit_generator.state = state["rng"]
+        self.last_obs = state["last_obs"]
 
 
 class Curriculum(gym.Wrapper):

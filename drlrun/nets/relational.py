@@ -3,7 +3,7 @@
 convs -> one node per feature-map cell with its (row, col) coordinates appended -> multi-head
 attention (`dot`: scaled dot-product; `additive`: pairwise Bahdanau scores; `book_additive`:
 the book's per-node scores, kept only for fidelity) -> head merge -> ReLU -> norm -> max-pool
-over nodes. Node i is feature-map cell (i // W, i % W); for MiniGrid (C, X, Y) observations
+over nodes (or `readout=flatten`). Node i is feature-map cell (i // W, i % W); for MiniGrid (C, X, Y) observations
 that is view cell x = i // 7, y = i % 7 (see `drlrun.viz.attention`). The last forward's
 attention weights are kept in `att_map` (batch, heads, nodes, nodes) for plotting.
 """
@@ -52,6 +52,9 @@ class RelationalParams:
     additive_hidden: int = 64  # width of the pairwise additive score MLP
     norm: Norm = "book"  # book: LayerNorm over (heads, nodes, features) jointly, as in ch. 10
     coords: bool = True
+    # max: max-pool over nodes (the book); flatten: keep every node's features in place (for a
+    # fixed egocentric view, where a cell's position matters); mean: average over nodes
+    readout: Literal["max", "flatten", "mean"] = "max"
     # auto: one-hot for symbolic grids (MiniGrid), else divide by the env's scale;
     # max: divide each observation by its own max (the book's DoorKey preprocessing, bug 5)
     encoding: Encoding = "auto"
@@ -142,7 +145,7 @@ class RelationalTorso(Torso):
         self.attention = SelfAttention(features, self.nodes, p)
         self.merge = nn.Linear(p.heads * p.node_size, p.node_size)
         self.out_norm = _norm(p.norm, (self.nodes, p.node_size), affine=False)
-        self.out_features = p.node_size
+        self.out_features = p.node_size * (self.nodes if p.readout == "flatten" else 1)
         self.att_map: torch.Tensor | None = None
         self.conv_map: torch.Tensor | None = None
 
@@ -172,7 +175,10 @@ class RelationalTorso(Torso):
         return self.out_norm(torch.relu(self.merge(merged)))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.attend(obs).amax(dim=1)
+        nodes = self.attend(obs)
+        if self.p.readout == "flatten":
+            return nodes.flatten(1)
+        return nodes.mean(dim=1) if self.p.readout == "mean" else nodes.amax(dim=1)
 
 
 def resolve_preset(p: RelationalParams, env, shape: tuple[int, ...]) -> RelationalParams:
