@@ -215,3 +215,22 @@ def test_book_preset_acts_with_softmax_then_only_actions_0_to_6() -> None:
         assert algo.act(obs, 1.0, np.random.default_rng(0)).max() <= 6  # evaluation too
     finally:
         algo.close()
+
+
+def test_video_overlay_draws_the_intrinsic_reward_under_each_frame() -> None:
+    from drlrun.algos.curiosity_plots import IntrinsicOverlay
+
+    cur = build_curiosity({"name": "icm"}, _image_env(SMALL), 12, torch.device("cpu"), n_step=1)
+    frames: list[np.ndarray] = []
+    overlay = IntrinsicOverlay(
+        cur,
+        lambda obs, rng: rng.integers(0, 12, len(obs)),
+        lambda f, i: frames.append(f),
+        torch.as_tensor,
+    )
+    rng = np.random.default_rng(0)
+    for t in range(5):
+        overlay.record(np.zeros((240, 256, 3), dtype=np.uint8), 0)
+        overlay.act(_transition(t, n=1, shape=SMALL)[0].numpy(), rng)
+    assert frames[-1].shape == (240 + 64, 256, 3) and len(overlay.rewards) == 4
+    assert frames[-1][240:].any() and not frames[0][240:].any()

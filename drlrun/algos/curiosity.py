@@ -249,6 +249,16 @@ class Curiosity:
                 if key in e.extras:
                     self._sums.setdefault(f"episode_{key}", []).append(e.extras[key])
 
+    @torch.no_grad()
+    def reward_of(
+        self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray, to_tensor: Any
+    ) -> float:
+        """The (scaled) intrinsic reward of one transition (mean over envs), for videos."""
+        reward, _, _ = self._intrinsic(
+            to_tensor(obs), to_tensor(actions).long(), to_tensor(next_obs)
+        )
+        return float(self.scaled(reward).mean())
+
     def metrics(self) -> dict[str, float]:
         """Means since the last call (forward/inverse/RND/Q losses, intrinsic reward)."""
         out = {k: float(np.mean(v)) for k, v in self._sums.items() if v}
