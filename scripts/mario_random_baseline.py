@@ -34,13 +34,15 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     env = make_mario(p, eval_mode=False)
     env.reset(seed=args.seed)
-    episodes, best, start = [], 0, time.perf_counter()
-    for _ in range(args.steps):
+    episodes, best, start, at = [], 0, time.perf_counter(), {}
+    for step in range(1, args.steps + 1):
         _, _, term, trunc, info = env.step(int(rng.integers(env.action_space.n)))
         best = max(best, info["max_x_pos"])
         if term or trunc:
             episodes.append(info["max_x_pos"])
             env.reset()
+        if step % 250 == 0:
+            at[step] = best
     elapsed = time.perf_counter() - start
     print(
         json.dumps(
@@ -51,6 +53,7 @@ def main() -> None:
                 "episodes": len(episodes),
                 "episode_max_x_pos_mean": float(np.mean(episodes)) if episodes else None,
                 "env_steps_per_s": args.steps / elapsed,
+                "max_x_pos_at_step": at,
             }
         )
     )
