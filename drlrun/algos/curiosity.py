@@ -132,13 +132,11 @@ class RND(nn.Module):
         super().__init__()
         self.p = p
 
-        def net() -> nn.Module:
-            enc = make_encoder(env, p.l2_normalize_input)
-            return nn.Sequential(enc, nn.Linear(enc.out_features, p.rnd_features))
-
-        self.target = net().requires_grad_(False)
-        self.predictor = net()
-        pred_enc = self.predictor[0]
+        target_enc = make_encoder(env, p.l2_normalize_input)
+        self.target = nn.Sequential(
+            target_enc, nn.Linear(target_enc.out_features, p.rnd_features)
+        ).requires_grad_(False)
+        pred_enc = make_encoder(env, p.l2_normalize_input)
         self.predictor = nn.Sequential(
             pred_enc,
             nn.Linear(pred_enc.out_features, p.hidden),

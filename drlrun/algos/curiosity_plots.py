@@ -77,7 +77,9 @@ class IntrinsicOverlay:
     """Wraps an evaluation policy and recorder: each recorded frame gets a strip underneath with
     the intrinsic reward of the transitions so far drawn as a curve (scaled to its running max)."""
 
-    def __init__(self, curiosity: Any, policy: Any, recorder: Any, to_tensor: Any, height: int = 64):
+    def __init__(
+        self, curiosity: Any, policy: Any, recorder: Any, to_tensor: Any, height: int = 64
+    ):
         self.curiosity, self.policy, self.recorder = curiosity, policy, recorder
         self.to_tensor, self.height = to_tensor, height
         self.rewards: list[float] = []
