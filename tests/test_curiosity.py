@@ -16,7 +16,7 @@ from drlrun.algos.icm_dqn import BookICMQ, ICMDQNParams
 from drlrun.algos.objectives import TDBatch
 from drlrun.errors import DrlrunError
 from drlrun.nets.heads import LinearHead, QNetwork
-from drlrun.nets.icm import ICMQTorso
+from drlrun.nets.icm import ICMQTorso, Phi
 from tests.conftest import compose, run_config
 
 BOOK_SHAPE = (3, 42, 42)
@@ -215,3 +215,34 @@ def test_book_preset_acts_with_softmax_then_only_actions_0_to_6() -> None:
         assert algo.act(obs, 1.0, np.random.default_rng(0)).max() <= 6  # evaluation too
     finally:
         algo.close()
+
+
+def test_video_overlay_draws_the_intrinsic_reward_under_each_frame() -> None:
+    from drlrun.algos.curiosity_plots import IntrinsicOverlay
+
+    cur = build_curiosity({"name": "icm"}, _image_env(SMALL), 12, torch.device("cpu"), n_step=1)
+    frames: list[np.ndarray] = []
+    overlay = IntrinsicOverlay(
+        cur,
+        lambda obs, rng: rng.integers(0, 12, len(obs)),
+        lambda f, i: frames.append(f),
+        torch.as_tensor,
+    )
+    rng = np.random.default_rng(0)
+    for t in range(5):
+        overlay.record(np.zeros((240, 256, 3), dtype=np.uint8), 0)
+        overlay.act(_transition(t, n=1, shape=SMALL)[0].numpy(), rng)
+    assert frames[-1].shape == (240 + 64, 256, 3) and len(overlay.rewards) == 4
+    assert frames[-1][240:].any() and not frames[0][240:].any()
+
+
+def test_book_l2_normalize_erases_intensity_of_identical_frames() -> None:
+    """Bug 12: F.normalize across 3 identical frames maps every non-black pixel to the same
+    vector, so two different images give identical features; the fixed switch keeps them apart."""
+    torch.manual_seed(0)
+    dark = torch.full((1, 3, 21, 21), 60, dtype=torch.uint8)
+    bright = torch.full((1, 3, 21, 21), 250, dtype=torch.uint8)
+    book = Phi((3, 21, 21), 255.0, l2_normalize=True)
+    fixed = Phi((3, 21, 21), 255.0, l2_normalize=False)
+    assert torch.allclose(book(dark), book(bright))
+    assert not torch.allclose(fixed(dark), fixed(bright))

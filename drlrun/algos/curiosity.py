@@ -132,13 +132,11 @@ class RND(nn.Module):
         super().__init__()
         self.p = p
 
-        def net() -> nn.Module:
-            enc = make_encoder(env, p.l2_normalize_input)
-            return nn.Sequential(enc, nn.Linear(enc.out_features, p.rnd_features))
-
-        self.target = net().requires_grad_(False)
-        self.predictor = net()
-        pred_enc = self.predictor[0]
+        target_enc = make_encoder(env, p.l2_normalize_input)
+        self.target = nn.Sequential(
+            target_enc, nn.Linear(target_enc.out_features, p.rnd_features)
+        ).requires_grad_(False)
+        pred_enc = make_encoder(env, p.l2_normalize_input)
         self.predictor = nn.Sequential(
             pred_enc,
             nn.Linear(pred_enc.out_features, p.hidden),
@@ -248,6 +246,16 @@ class Curiosity:
             for key in ("intrinsic_return", "max_x_pos", "x_pos"):
                 if key in e.extras:
                     self._sums.setdefault(f"episode_{key}", []).append(e.extras[key])
+
+    @torch.no_grad()
+    def reward_of(
+        self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray, to_tensor: Any
+    ) -> float:
+        """The (scaled) intrinsic reward of one transition (mean over envs), for videos."""
+        reward, _, _ = self._intrinsic(
+            to_tensor(obs), to_tensor(actions).long(), to_tensor(next_obs)
+        )
+        return float(self.scaled(reward).mean())
 
     def metrics(self) -> dict[str, float]:
         """Means since the last call (forward/inverse/RND/Q losses, intrinsic reward)."""

@@ -71,3 +71,35 @@ def _save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+class IntrinsicOverlay:
+    """Wraps an evaluation policy and recorder: each recorded frame gets a strip underneath with
+    the intrinsic reward of the transitions so far drawn as a curve (scaled to its running max)."""
+
+    def __init__(
+        self, curiosity: Any, policy: Any, recorder: Any, to_tensor: Any, height: int = 64
+    ):
+        self.curiosity, self.policy, self.recorder = curiosity, policy, recorder
+        self.to_tensor, self.height = to_tensor, height
+        self.rewards: list[float] = []
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self._last is not None:
+            self.rewards.append(self.curiosity.reward_of(*self._last, obs, self.to_tensor))
+        actions = self.policy(obs, rng)
+        self._last = (obs.copy(), np.asarray(actions))
+        return actions
+
+    def record(self, frame: np.ndarray, episode: int) -> None:
+        h, w = self.height, frame.shape[1]
+        strip = np.zeros((h, w, 3), dtype=np.uint8)
+        values = np.asarray(self.rewards[-w:], dtype=np.float64)
+        if len(values):
+            top = max(float(np.max(self.rewards)), 1e-12)
+            ys = (h - 2 - (h - 4) * np.clip(values / top, 0, 1)).astype(int)
+            xs = np.arange(len(values))
+            for dy in (0, 1):
+                strip[np.clip(ys + dy, 0, h - 1), xs] = (255, 200, 0)
+        self.recorder(np.concatenate([np.asarray(frame, dtype=np.uint8), strip], axis=0), episode)

@@ -286,6 +286,11 @@ class DQN(Algorithm):
         def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             return self.act(obs, epsilon, rng)
 
+        if recorder is not None and self.curiosity is not None:  # draw r_i under each frame
+            from drlrun.algos.curiosity_plots import IntrinsicOverlay
+
+            overlay = IntrinsicOverlay(self.curiosity, policy, recorder, self._tensor)
+            policy, recorder = overlay.act, overlay.record
         if recorder is not None:
             env = self.env_factory.make_eval(render=True)
             recorder = attention_overlay(recorder, self, env)  # relational nets on grids only

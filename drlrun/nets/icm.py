@@ -1,7 +1,8 @@
 """The book's chapter 8 convolutional trunk (ICM's phi and its Q-network), and an MLP stand-in.
 
-Phi: L2-normalise each pixel across the stacked frames (`F.normalize(x)`, dim 1, kept for
-fidelity), then 4 x [Conv2d(k=3, stride=2, pad=1) + ELU] with 32 channels: 42x42 -> 3x3x32 =
+Phi: L2-normalise each pixel across the stacked frames (`F.normalize(x)`, dim 1; book bug 12:
+nearly identical consecutive frames make every non-black pixel ~(1,1,1)/sqrt(3), so the input
+is close to a binary mask; `l2_normalize: false` feeds the frames scaled to [0, 1]), then 4 x [Conv2d(k=3, stride=2, pad=1) + ELU] with 32 channels: 42x42 -> 3x3x32 =
 288 features, 28,640 parameters for 3 input frames. `net=icm_cnn` is the book's Q-network
 torso: phi -> Linear(288, 100) -> ELU (58,752 parameters with its 12-action head).
 """
@@ -81,14 +82,17 @@ def make_encoder(env, l2_normalize: bool = True) -> Torso:
 @dataclass
 class ICMCNNParams:
     hidden: int = 100
+    l2_normalize: bool = True  # book bug 12: F.normalize across the stacked frames
 
 
 class ICMQTorso(Torso):
     """The book's Qnetwork body: its own phi trunk -> Linear(288, hidden) -> ELU."""
 
-    def __init__(self, obs_shape: tuple[int, ...], obs_scale: float, hidden: int):
+    def __init__(
+        self, obs_shape: tuple[int, ...], obs_scale: float, hidden: int, l2_normalize: bool = True
+    ):
         super().__init__(obs_scale)
-        self.phi = Phi(obs_shape, obs_scale)
+        self.phi = Phi(obs_shape, obs_scale, l2_normalize=l2_normalize)
         self.fc = nn.Linear(self.phi.out_features, hidden)
         self.out_features = hidden
 
@@ -99,4 +103,5 @@ class ICMQTorso(Torso):
 @register("net", "icm_cnn")
 def build_icm_cnn(cfg, env) -> ICMQTorso:
     shape = require_image(env, "icm_cnn")
-    return ICMQTorso(shape, env.obs_scale, from_cfg(ICMCNNParams, cfg, "net").hidden)
+    p = from_cfg(ICMCNNParams, cfg, "net")
+    return ICMQTorso(shape, env.obs_scale, p.hidden, p.l2_normalize)
