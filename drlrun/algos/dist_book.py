@@ -59,7 +59,8 @@ class BookDistParams:
     synthetic_noise: float = 0.1
     # the book's bugs, each a switch (book value first; the inventory's section 2.10)
     projection: Literal["update_dist", "c51"] = "update_dist"  # bug 1
-    terminal: Literal["reward", "done"] = "reward"  # bug 2: r != -1 means terminal
+    terminal: Literal["reward", "done"] = "reward"  # bug 2: r != -1 means terminal (done: the
+    # env's terminated flag; a truncation bootstraps)
     next_action: Literal["taken", "greedy"] = "taken"  # bug 3: Z(s', a_t) instead of a*
     untaken_rows: Literal["target_next", "masked"] = "target_next"  # bug 4
     zero_grad: bool = False  # bug 5: theta.grad accumulates over all steps
@@ -277,7 +278,9 @@ class BookDistDQN(Algorithm):
         if step.rewards[0] == 1:
             self.crossings += 1
         reward = self.shape_reward(float(step.rewards[0]), done)
-        exp = (np.asarray(self.obs).copy(), action, reward, np.asarray(next_obs).copy(), done)
+        # the terminal flag is `terminated` only: a truncated episode (time limit) bootstraps
+        terminated = bool(step.terminated[0])
+        exp = (np.asarray(self.obs).copy(), action, reward, np.asarray(next_obs).copy(), terminated)
         copies = 1 + (p.priority_copies if reward in p.priority_rewards else 0)
         for _ in range(copies):  # deque(maxlen=replay_size): the oldest entry falls out
             self.replay.append(exp)

@@ -65,9 +65,10 @@ def distribution_panel(
 ) -> np.ndarray:
     """One bar chart per action (rows) over a shared x axis, as an RGB uint8 image.
 
-    support (K,) atom positions, probs (A, K). Bars share one height scale across actions, the
-    expected value (default probs @ support; QR passes its quantile means) is a vertical black
-    line and in the label, the greedy action is marked `*`."""
+    support (K,) atom positions, probs (A, K). Each row is scaled to its own peak (a degenerate
+    distribution would otherwise flatten the others to nothing); the expected value (default
+    probs @ support; QR passes its quantile means) is a black line and in the label; the greedy
+    action is marked `*`."""
     import cv2
 
     actions, atoms = probs.shape
@@ -85,7 +86,6 @@ def distribution_panel(
 
     expected = probs @ support if expected is None else np.asarray(expected, dtype=np.float64)
     greedy = int(np.argmax(expected))
-    top = float(probs.max()) or 1.0
     bar = max(1, (right - left) // atoms - 1)
     row_h = (height - header - footer) // actions
     if title:
@@ -96,6 +96,7 @@ def distribution_panel(
         colour = ACTION_RGB[a % len(ACTION_RGB)]
         cv2.line(panel, (left, base), (right, base), (200, 200, 200), 1)
         usable = max(1, base - y0 - 16)
+        top = float(probs[a].max()) or 1.0  # each row to its own peak: shapes stay visible
         for x, p in zip(support, probs[a], strict=True):
             h = int(round(p / top * usable))
             if h > 0:
