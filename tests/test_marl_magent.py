@@ -114,7 +114,6 @@ def test_swapped_battles_are_scored_from_the_evaluated_team():
     assert out["surviving_hp"] == 0.5 and out["battle_length"] == 40.0
 
 
-@pytest.mark.slow
 def test_checkpoint_opponent_from_another_run(tmp_path):
     short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
     run_config([*short, "algo.interaction=none", "eval.episodes=0"], tmp_path / "iq")
