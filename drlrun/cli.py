@@ -26,7 +26,7 @@ from drlrun.sweep.failures import CONTINUED_IN, record_failure
 from drlrun.sweep.result import JobResult
 
 log = logging.getLogger("drlrun")
-GROUPS = ("algo", "net", "env", "device", "experiment", "replay")
+GROUPS = ("algo", "net", "env", "device", "experiment", "replay", "curiosity")
 _GROUP_ARG = re.compile(r"^\+{0,2}(?P<group>[a-z_]+)=(?P<value>[^\s]+)$")
 
 

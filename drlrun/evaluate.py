@@ -1,4 +1,5 @@
-"""`drlrun-eval <run_dir> [episodes=N] [epsilon=E] [seed=S] [video=true] [checkpoint=PATH]`.
+"""`drlrun-eval <run_dir> [episodes=N] [epsilon=E] [seed=S] [video=true] [checkpoint=PATH]
+[opponent=random|self|checkpoint:PATH]`.
 
 Rebuilds the run's algorithm from its saved config, loads a checkpoint (the newest by
 default), plays N episodes and prints mean and std of the return; `video=true` also writes
@@ -32,6 +33,7 @@ class EvalArgs:
     video_episodes: int = 1
     checkpoint: str | None = None
     device: str = "cpu"
+    opponent: str | None = None  # multi-agent battles: overrides the run's eval.opponent
 
 
 def parse(argv: list[str]) -> tuple[Path, EvalArgs]:
@@ -58,6 +60,10 @@ def evaluate_run(run_dir: Path, args: EvalArgs) -> dict[str, float]:
     if not config.exists():
         raise DrlrunError(f"{run_dir} is not a drlrun run dir (no config.yaml)")
     cfg = OmegaConf.load(config)
+    if args.opponent is not None:  # the saved config is resolved: the algo holds a copy too
+        cfg.eval.opponent = args.opponent
+        if "opponent" in cfg.algo:
+            cfg.algo.opponent = args.opponent
     path = Path(args.checkpoint) if args.checkpoint else checkpoint.latest(run_dir / "checkpoints")
     if path is None:
         raise DrlrunError(f"{run_dir}/checkpoints holds no checkpoint to evaluate")

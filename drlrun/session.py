@@ -37,6 +37,7 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         budget_frames=top.budget.frames,
         net_cfg=cfg.net,
         run_dir=run_dir,
+        curiosity_cfg=cfg.get("curiosity"),
     )
     algo = registry.build("algo", cfg.algo, env, ctx)
     return Built(top, env, algo, dev)

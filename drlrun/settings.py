@@ -25,6 +25,7 @@ class Eval:
     every: int = 10_000
     episodes: int = 10
     epsilon: float = 0.0
+    opponent: str = "random"  # multi-agent battles: random | self | checkpoint:<path>
 
 
 @dataclass
@@ -61,7 +62,7 @@ class TopLevel:
     device: Device = field(default_factory=Device)
 
 
-GROUP_KEYS = ("algo", "net", "env", "data")
+GROUP_KEYS = ("algo", "net", "env", "data", "curiosity")
 
 
 def validate(cfg: DictConfig) -> TopLevel:

@@ -51,6 +51,7 @@ def test_ray_cluster_config_composes() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # issue 9: CI runs sweep resume and the Ray launcher
 def test_ray_launcher_runs_jobs_on_a_local_ray_instance(tmp_path: Path) -> None:
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     args = ["--multirun", *JOB, "budget.frames=600", "seed=0,1", "hydra/launcher=ray"]

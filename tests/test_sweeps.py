@@ -119,6 +119,7 @@ def test_statistics_known_values() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # issue 9: CI runs sweep resume and the Ray launcher
 def test_interrupted_sweep_resumes_and_skips_finished_jobs(tmp_path: Path) -> None:
     args = ["--multirun", *SWEEP, "budget.frames=4000", "seed=0,1", "hydra.sweep.dir=sweep"]
     proc = subprocess.Popen(

@@ -28,6 +28,7 @@ class RunContext:
     budget_frames: int | None
     net_cfg: Any
     run_dir: Path | None = None
+    curiosity_cfg: Any = None  # the `curiosity` group (DQN-family learners take it)
 
 
 @dataclass
@@ -116,4 +117,6 @@ def run_episodes(
     extra_keys = sorted({k for e in finished for k in e.extras})
     for key in extra_keys:
         out[f"eval_{key}"] = float(np.mean([e.extras.get(key, np.nan) for e in finished]))
+    if "eval_success" in out:  # goal-reaching envs (MiniGrid): the fraction of solved episodes
+        out["success_rate"] = out["eval_success"]
     return out

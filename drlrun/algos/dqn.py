@@ -16,21 +16,27 @@ import torch
 from omegaconf import DictConfig
 
 from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
+from drlrun.algos.curiosity import build_curiosity
+from drlrun.algos.fast_q import MLPQKernel, fast_path_supported
 from drlrun.algos.objectives import TDBatch, make_objective
 from drlrun.algos.optim import FlatAdam
 from drlrun.algos.schedules import LinearSchedule
 from drlrun.buffers.prioritized import PrioritizedReplayBuffer
 from drlrun.buffers.replay import Batch, ReplayBuffer
 from drlrun.envs.base import EnvFactory, obs_dtype
+from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError, NonFiniteLossError
 from drlrun.nets.base import build_torso
 from drlrun.nets.heads import QNetwork, make_head
+from drlrun.nets.sequence import SEQUENCE_NETS
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
+from drlrun.viz.attention import attention_overlay, doorkey_figures
 
 REPLAY_IN_CHECKPOINT_MAX_BYTES = 2 * 1024**3
 MIN_FRAMES_PER_STEP = 64
+FAST_ACT_MAX_BATCH = 64  # numpy acting wins for a few observations; torch for large batches
 
 
 @dataclass
@@ -57,6 +63,9 @@ class DQNParams:
     eps_decay_fraction: float | None = None
     reward_clip: bool = False
     replay_in_checkpoint: Literal["auto", "always", "never"] = "auto"
+    # auto: autograd-free update and numpy acting for plain DQN on small MLPs on CPU (same
+    # maths, ~2x faster; see algos/fast_q.py); off: always the autograd path
+    fast_path: Literal["auto", "off"] = "auto"
     # distributional objectives: C51 support (objective=c51), QR-DQN quantiles (objective=qr)
     atoms: int = 51
     v_min: float = -10.0
@@ -69,6 +78,14 @@ class DQNParams:
     per_beta_start: float = 0.4
     per_beta_frames: int | None = None  # frames to anneal beta to 1 (None: budget.frames)
     per_eps: float = 1e-6
+    # book ch. 10 switches (its Double DQN on DoorKey); the defaults are the correct behaviour
+    double_argmax: Literal["next", "current"] = "next"  # current: a* = argmax Q(s_t), the bug
+    timeout_terminal: bool = False  # true: reaching max_steps cuts the bootstrap (the book)
+    positive_copies: int = 0  # extra replay copies of rewarded episode-ending transitions
+    q_output: Literal["linear", "elu"] = "linear"  # elu: the book's ELU on Q (bounds Q >= -1)
+    # sequence replay for recurrent/attention torsos (net=lstm|transformer|memory; sequence_dqn.py)
+    seq_len: int = 16
+    burn_in: int = 8
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
@@ -92,9 +109,19 @@ class DQN(Algorithm):
         self.objective = make_objective(p.objective, p)
         torso = build_torso(ctx.net_cfg, env)
         head = make_head(torso.out_features, self.n_actions, self.objective.atoms, p.dueling)
+        if p.q_output == "elu":
+            head = torch.nn.Sequential(head, torch.nn.ELU())
         self.online = QNetwork(torso, head).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
+        self.kernel: MLPQKernel | None = None
+        if p.fast_path == "auto" and fast_path_supported(self.online, self.objective, self.device):
+            self.kernel = MLPQKernel(self.online, self.target, self.objective)
+            linears = [*self.online.torso.linears, self.online.head.out]
+            self.kernel_grads = [
+                (self.optimizer.grad_view(m.weight), self.optimizer.grad_view(m.bias))
+                for m in linears
+            ]
         decay = p.eps_decay_frames
         if p.eps_decay_fraction is not None:
             if ctx.budget_frames is None:
@@ -104,6 +131,8 @@ class DQN(Algorithm):
 
         self.envs = env.make_vec()
         self.num_envs = self.envs.num_envs
+        if p.positive_copies and (self.num_envs > 1 or p.replay != "uniform"):
+            raise DrlrunError("algo.positive_copies needs env.num_envs=1 and uniform replay")
         obs_space = env.observation_space
         self.replay = self.make_replay(obs_space.shape, obs_dtype(obs_space))
         self.rng = np.random.default_rng(ctx.seed)
@@ -115,6 +144,14 @@ class DQN(Algorithm):
         periods = max(1, -(-MIN_FRAMES_PER_STEP // p.train_freq))
         self.vec_steps_per_iter = max(1, periods * p.train_freq // self.num_envs)
         self._eval_env = None
+        # curiosity=icm|rnd: intrinsic reward at sample time, its loss joins the Q loss
+        self.curiosity = build_curiosity(
+            ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, self.curiosity_default
+        )
+        if self.curiosity is not None:
+            self.kernel = None  # the fast kernel knows only the plain TD loss
+
+    curiosity_default = "none"  # algo=icm_dqn sets "icm"
 
     def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> ReplayBuffer:
         p, stack = self.p, self.env_factory.frame_stack
@@ -143,6 +180,8 @@ class DQN(Algorithm):
 
     @torch.inference_mode()
     def greedy(self, obs: np.ndarray) -> np.ndarray:
+        if self.kernel is not None and len(obs) <= FAST_ACT_MAX_BATCH:
+            return self.kernel.q_values_numpy(obs).argmax(axis=1)
         q = self.objective.q_values(self.online(self._tensor(obs)))
         return q.argmax(dim=1).cpu().numpy()
 
@@ -153,6 +192,9 @@ class DQN(Algorithm):
         if explore.all():
             return random_actions
         return np.where(explore, random_actions, self.greedy(obs))
+
+    def after_env_step(self, step: VecStep) -> None:
+        """Hook after each vector step (sequence learners reset finished envs' states here)."""
 
     # --- learning ---------------------------------------------------------------------------
     def to_td_batch(self, batch: Batch) -> TDBatch:
@@ -168,10 +210,20 @@ class DQN(Algorithm):
 
     def update(self) -> tuple[torch.Tensor, torch.Tensor]:
         batch = self.replay.sample(self.p.batch_size, self.rng, self.p.n_step, self.p.gamma)
-        out = self.objective.loss(self.online, self.target, self.to_td_batch(batch), self.p.double)
-        self.optimizer.zero_grad()
-        out.loss.backward()
-        self.optimizer.step()  # clips to algo.max_grad_norm first
+        td, aux = self.to_td_batch(batch), None
+        if self.kernel is not None:  # plain DQN on an MLP: autograd-free (never with curiosity)
+            out = self.kernel.loss_and_grad(td, self.p.double, self.kernel_grads)
+            self.optimizer.step_on_grad_buffer()  # clips to algo.max_grad_norm first
+        else:
+            if self.curiosity is not None:
+                td, aux = self.curiosity.relabel(td)
+            out = self.objective.loss(self.online, self.target, td, self.p.double)
+            total = out.loss if aux is None else self.curiosity.combine(out.loss, aux)
+            self.optimizer.zero_grad()
+            total.backward()
+            self.optimizer.step()  # clips to algo.max_grad_norm first
+            if self.curiosity is not None:
+                self.curiosity.step()
         if self.replay.uses_priorities:
             self.replay.update_priorities(batch, out.td_abs.cpu().numpy())
         self.updates += 1
@@ -196,10 +248,14 @@ class DQN(Algorithm):
             actions = self.act(self.obs, eps, self.rng)
             step = self.envs.step_all(actions)
             rewards = np.sign(step.rewards) if p.reward_clip else step.rewards
-            self.replay.add(
-                self.obs, actions, rewards, step.terminated, step.truncated, step.final_obs
-            )
+            terminated = step.terminated | step.truncated if p.timeout_terminal else step.terminated
+            self.replay.add(self.obs, actions, rewards, terminated, step.truncated, step.final_obs)
+            if p.positive_copies and rewards[0] > 0 and terminated[0]:
+                add_copies(self.replay, self.obs, actions, rewards, terminated, p.positive_copies)
+            if self.curiosity is not None:
+                self.curiosity.observe(self.obs, actions, step, self._tensor)
             self.obs = step.obs
+            self.after_env_step(step)
             result.episodes.extend(step.episodes)
             before, self.frames = self.frames, self.frames + self.num_envs
             if self.frames <= p.learning_starts or not self.replay.can_sample(p.n_step):
@@ -221,6 +277,8 @@ class DQN(Algorithm):
                 )
             result.metrics["loss"] = loss
             result.metrics["q_mean"] = torch.stack(qs).mean().item()
+        if self.curiosity is not None:
+            result.metrics.update(self.curiosity.metrics())
         return result
 
     # --- evaluation -------------------------------------------------------------------------
@@ -228,15 +286,24 @@ class DQN(Algorithm):
         def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             return self.act(obs, epsilon, rng)
 
+        if recorder is not None and self.curiosity is not None:  # draw r_i under each frame
+            from drlrun.algos.curiosity_plots import IntrinsicOverlay
+
+            overlay = IntrinsicOverlay(self.curiosity, policy, recorder, self._tensor)
+            policy, recorder = overlay.act, overlay.record
         if recorder is not None:
             env = self.env_factory.make_eval(render=True)
+            recorder = attention_overlay(recorder, self, env)  # relational nets on grids only
             try:
                 return run_episodes(env, policy, episodes, seed, recorder, self.frame_panel)
             finally:
                 env.close()
         if self._eval_env is None:
             self._eval_env = self.env_factory.make_eval()
-        return run_episodes(self._eval_env, policy, episodes, seed)
+        out = run_episodes(self._eval_env, policy, episodes, seed)
+        if self.curiosity is not None:
+            out.update(self.curiosity.summary())  # train max x_pos, intrinsic return
+        return out
 
     def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
         return self.objective.frame_panel(self, obs, height)
@@ -259,6 +326,7 @@ class DQN(Algorithm):
             "obs": self.obs,
             "frames": self.frames,
             "updates": self.updates,
+            **({"curiosity": self.curiosity.state_dict()} if self.curiosity is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -272,9 +340,16 @@ class DQN(Algorithm):
         self.obs = np.asarray(state["obs"]).copy()
         self.frames = int(state["frames"])
         self.updates = int(state["updates"])
+        if self.curiosity is not None:
+            self.curiosity.load_state_dict(state["curiosity"])
 
     def plots(self, run_dir: Path) -> list[Path]:
-        return self.objective.plots(self, run_dir)
+        figures = self.objective.plots(self, run_dir) + doorkey_figures(self, run_dir)
+        if self.curiosity is not None:
+            from drlrun.algos.curiosity_plots import curiosity_plots
+
+            figures += curiosity_plots(self.curiosity, run_dir)
+        return figures
 
     def close(self) -> None:
         self.envs.close()
@@ -282,9 +357,22 @@ class DQN(Algorithm):
             self._eval_env.close()
 
 
+def add_copies(replay, obs, actions, rewards, terminated, copies: int) -> None:
+    """The book's replay trick: store a rewarded terminal transition `copies` more times (its
+    next state is never bootstrapped, so a copy is an exact duplicate; single env only)."""
+    truncated = np.zeros_like(terminated)
+    for _ in range(copies):
+        replay.add(obs, actions, rewards, terminated, truncated, {})
+
+
 @register("algo", "dqn")
 def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> DQN:
-    return DQN(from_cfg(DQNParams, cfg, "algo"), env, ctx)
+    params = from_cfg(DQNParams, cfg, "algo")
+    if ctx.net_cfg is not None and ctx.net_cfg.get("name") in SEQUENCE_NETS:
+        from drlrun.algos.sequence_dqn import SequenceDQN  # imports this module
+
+        return SequenceDQN(params, env, ctx)
+    return DQN(params, env, ctx)
 
 
 register("algo", "double_dqn")(build_dqn)

@@ -69,6 +69,13 @@ class ScalarQ(Objective):
 
     def __init__(self, params: Any):
         self.kind = params.loss
+        # "current": the book's ch. 10 Double DQN bug, a* = argmax_a Q_online(s_t, a)
+        self.argmax_on_current = getattr(params, "double_argmax", "next") == "current"
+
+    def is_plain(self) -> bool:
+        """True when `loss` is the textbook rule above, which `fast_q.MLPQKernel` mirrors; an
+        option that changes the loss must make this False (or teach the kernel)."""
+        return self.kind in ("mse", "huber") and not self.argmax_on_current
 
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
@@ -77,7 +84,8 @@ class ScalarQ(Objective):
         with torch.no_grad():
             next_target = target(batch.next_obs)
             if double:
-                next_actions = online(batch.next_obs).argmax(dim=1, keepdim=True)
+                chooser = batch.obs if self.argmax_on_current else batch.next_obs
+                next_actions = online(chooser).argmax(dim=1, keepdim=True)
             else:
                 next_actions = next_target.argmax(dim=1, keepdim=True)
             next_v = next_target.gather(1, next_actions).squeeze(1)

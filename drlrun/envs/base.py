@@ -29,6 +29,8 @@ class EnvFactory:
     frame_stack: int = 1
     frame_skip: int = 1
     info_keys: Sequence[str] = field(default_factory=tuple)
+    # symbolic grids (MiniGrid): category count per channel, so nets can one-hot the codes
+    categorical_levels: tuple[int, ...] = ()
     _probe: gym.Env | None = field(default=None, repr=False)
 
     def _spaces(self) -> gym.Env:

@@ -1,0 +1,157 @@
+"""Autograd-free DQN update and acting for small MLP Q-networks on CPU.
+
+With a 64-64 MLP and batch 64, one update is ~35 tiny tensor ops whose per-op and autograd
+bookkeeping cost far exceeds the arithmetic. This kernel computes the same TD loss, gradient
+(hand-written backprop: a handful of matmuls) and greedy actions (numpy views of the weights)
+directly. It applies only where it is exact — the `scalar` objective (DQN / Double DQN, Huber or
+MSE, optional importance weights) on an `mlp` torso without layer norm and a linear head — and
+`algo.fast_path=auto` falls back to the autograd path everywhere else. Tests compare its
+gradients with autograd's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from drlrun.algos.objectives import LossOutput, ScalarQ, TDBatch
+from drlrun.nets.heads import LinearHead, QNetwork
+from drlrun.nets.mlp import MLP
+
+# activation -> (forward, backward(grad wrt output, output) -> grad wrt input)
+_ACTIVATIONS = {
+    "relu": (torch.relu, lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0)),
+    "tanh": (torch.tanh, torch.ops.aten.tanh_backward),
+}
+_NUMPY_ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, 0.0, out=x),
+    "tanh": lambda x: np.tanh(x, out=x),
+}
+
+
+def _activation_name(torso: MLP) -> str | None:
+    for name, (fn, _) in _ACTIVATIONS.items():
+        if torso.act is fn:
+            return name
+    return None
+
+
+def fast_path_supported(online: nn.Module, objective: object, device: torch.device) -> bool:
+    """True when `MLPQKernel` computes exactly what the autograd path would."""
+    if device.type != "cpu" or type(objective) is not ScalarQ or not objective.is_plain():
+        return False
+    if not isinstance(online, QNetwork) or not isinstance(online.torso, MLP):
+        return False
+    head = online.head
+    return (
+        online.torso.norms is None
+        and _activation_name(online.torso) is not None
+        and isinstance(head, LinearHead)
+        and head.atoms == 1
+    )
+
+
+@dataclass
+class _Layer:
+    weight: torch.Tensor  # (out, in), the live parameter data
+    weight_t: torch.Tensor  # (in, out), a transposed view of the same memory
+    bias: torch.Tensor  # (out,)
+
+
+def _layers(net: QNetwork) -> list[_Layer]:
+    linears = [*net.torso.linears, net.head.out]
+    return [_Layer(m.weight.detach(), m.weight.detach().t(), m.bias.detach()) for m in linears]
+
+
+class MLPQKernel:
+    """Greedy actions and the TD loss gradient of an MLP Q-network without autograd.
+
+    `online`'s parameters must be views into `grad_target`'s flat layout (FlatAdam's), so the
+    gradient is written straight into one flat buffer that the optimiser steps on."""
+
+    def __init__(self, online: QNetwork, target: QNetwork, objective: ScalarQ):
+        torso = online.torso
+        name = _activation_name(torso)
+        assert name is not None
+        self.act_fn, self.act_grad = _ACTIVATIONS[name]
+        self.np_act = _NUMPY_ACTIVATIONS[name]
+        self.huber = objective.kind != "mse"
+        self.obs_scale = float(torso.obs_scale)
+        self.online, self.target = _layers(online), _layers(target)
+        # numpy views share memory with the parameters: in-place optimiser steps, target syncs
+        # and checkpoint loads are seen without copying
+        self.np_online = [(layer.weight.numpy(), layer.bias.numpy()) for layer in self.online]
+
+    # --- acting -------------------------------------------------------------------------------
+    def q_values_numpy(self, obs: np.ndarray) -> np.ndarray:
+        """Q(obs, .) for a small batch of observations, computed in numpy (float32)."""
+        x = obs.reshape(len(obs), -1).astype(np.float32)
+        if self.obs_scale != 1.0:
+            x /= np.float32(self.obs_scale)
+        last = len(self.np_online) - 1
+        for i, (w, b) in enumerate(self.np_online):
+            x = x @ w.T
+            x += b
+            if i < last:
+                self.np_act(x)
+        return x
+
+    # --- learning -----------------------------------------------------------------------------
+    def _forward(self, layers: list[_Layer], x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output (activations for hidden layers, Q-values last)."""
+        outs = []
+        last = len(layers) - 1
+        for i, layer in enumerate(layers):
+            x = torch.addmm(layer.bias, x, layer.weight_t)
+            if i < last:
+                x = self.act_fn(x)
+            outs.append(x)
+        return outs
+
+    def _inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.reshape(obs.shape[0], -1).float()
+        return x / self.obs_scale if self.obs_scale != 1.0 else x
+
+    def loss_and_grad(
+        self, batch: TDBatch, double: bool, grads: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> LossOutput:
+        """The objective's loss for `batch`; its gradient is written into `grads`, one
+        (weight, bias) pair of flat-buffer views per layer of the online network."""
+        x, next_x = self._inputs(batch.obs), self._inputs(batch.next_obs)
+        size = x.shape[0]
+        acts = self._forward(self.online, x)
+        next_q = self._forward(self.target, next_x)[-1]
+        if double:
+            next_actions = self._forward(self.online, next_x)[-1].argmax(dim=1, keepdim=True)
+        else:
+            next_actions = next_q.argmax(dim=1, keepdim=True)
+        y = batch.returns + batch.discounts * next_q.gather(1, next_actions).squeeze(1)
+        index = batch.actions.view(-1, 1)
+        q = acts[-1].gather(1, index).squeeze(1)
+        diff = q - y
+        # d loss / d q per sample: smooth_l1 (beta 1) -> clamp(diff, -1, 1); mse -> 2 diff
+        if self.huber:
+            per_sample = F.smooth_l1_loss(q, y, reduction="none")
+            d_q = diff.clamp(-1.0, 1.0)
+        else:
+            per_sample = diff.square()
+            d_q = diff.mul(2.0)
+        if batch.weights is None:
+            loss = per_sample.mean()
+        else:
+            loss = per_sample.mul_(batch.weights).mean()
+            d_q.mul_(batch.weights)
+        d_q.mul_(1.0 / size)
+        grad_out = torch.zeros_like(acts[-1]).scatter_(1, index, d_q.unsqueeze(1))
+        for i in range(len(self.online) - 1, -1, -1):
+            layer_input = acts[i - 1] if i > 0 else x
+            grad_w, grad_b = grads[i]
+            torch.mm(grad_out.t(), layer_input, out=grad_w)
+            torch.sum(grad_out, dim=0, out=grad_b)
+            if i > 0:
+                grad_out = self.act_grad(grad_out @ self.online[i].weight, acts[i - 1])
+        return LossOutput(loss, diff.abs(), q.mean())

@@ -1,0 +1,562 @@
+"""Multi-agent Q-learning (book ch. 9): mean-field Q (`mfq`, Yang et al. 2018), neighbourhood Q
+with the neighbours' joint action (`nq`) and independent Q (`iq`), on any `TeamEnv`.
+
+Per team: one Q network shared by its agents (or one per agent, the book's 1D Ising), a row
+replay, an optional target network. Acting refines the neighbours' actions `num_iter` times
+(features <-> Boltzmann samples); learning regresses Q(s, a, x) on r + gamma * V(s', x') where
+x' is the neighbours' mean (or joint) action in the next state. The book's bugs are switches:
+`book_target_indexing` (bug 3), `v_next: stale` (bug 4), `book_no_update` (bug 1),
+`book_team2_uses_team1_net` (bug 2). One train_step is `steps_per_iteration` env steps
+(null: a whole episode, e.g. one battle = one of the book's epochs).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from drlrun import checkpoint
+from drlrun.algos.base import Algorithm, Recorder, RunContext, TrainResult
+from drlrun.algos.marl_core import (
+    PolicySpec,
+    RowReplay,
+    TeamQNet,
+    infer_actions,
+    interaction_features,
+    q_input,
+    q_target,
+)
+from drlrun.envs.multiagent import MultiAgentEnvFactory
+from drlrun.envs.vector import Episode
+from drlrun.errors import DrlrunError
+from drlrun.params import from_cfg
+from drlrun.registry import register
+from drlrun.seeding import generator_state, set_generator_state
+
+
+@dataclass
+class MFQParams:
+    interaction: Literal["mean", "joint", "none"] = "mean"
+    use_obs: bool = True  # feed the agent's own observation (book 2D Ising: mean field only)
+    hidden: list[int] = field(default_factory=lambda: [64])
+    net_style: Literal["book", "mlp"] = "mlp"
+    activation: Literal["elu", "relu", "tanh"] = "elu"
+    share_params: bool = True  # false: one network per agent (book 1D Ising)
+    num_iter: int = 3  # refinement passes before acting
+    temperature: float = 0.5  # Boltzmann temperature while training (env.temperature overrides)
+    temperature_end: float | None = None  # anneal linearly to this over temperature_decay_frames
+    temperature_decay_frames: int = 0
+    eval_temperature: float | None = None  # null: the training temperature
+    gamma: float = 0.9
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: float = 1e-3
+    loss_reduction: Literal["sum", "mean"] = "mean"
+    grad_clip: float | None = 10.0
+    replay_size: int = 50_000  # rows (one per agent per step)
+    batch_size: int = 256  # rows
+    learning_starts: int = 256  # rows in replay before the first update
+    train_freq: int = 1  # env steps between updates
+    gradient_steps: int = 1
+    target_update: int = 0  # env steps between target syncs; 0: no target network (book)
+    v_next: Literal["max", "boltzmann", "stale"] = "max"  # stale: book bug 4
+    book_target_indexing: bool = False  # bug 3: target[:, a] = y writes whole columns
+    book_no_update: bool = False  # bug 1: MAgent's train() never changes the parameters
+    book_team2_uses_team1_net: bool = False  # bug 2: team 2 acts with team 1's network
+    train_opponent: Literal["learn", "random"] = "learn"  # teams after the first, in training
+    steps_per_iteration: int | None = 1  # null: one whole episode per train_step
+    eval_steps: int = 75  # grid games: steps per evaluation episode (battles end themselves)
+    opponent: str = "random"  # eval.opponent: random | self | checkpoint:<path>
+    eval_swap_sides: bool = True  # battles: the evaluated team plays every other battle as team 2
+
+    def __post_init__(self) -> None:
+        if self.num_iter < 0 or self.temperature < 0 or not 0 <= self.gamma <= 1:
+            raise ValueError("num_iter and temperature must be >= 0, gamma in [0, 1]")
+        if self.batch_size < 1 or self.replay_size < self.batch_size:
+            raise ValueError("need 1 <= batch_size <= replay_size")
+        if self.train_freq < 1 or self.gradient_steps < 0:
+            raise ValueError("train_freq must be >= 1 and gradient_steps >= 0")
+        if self.steps_per_iteration is not None and self.steps_per_iteration < 1:
+            raise ValueError("steps_per_iteration must be >= 1 or null")
+        if not self.use_obs and self.interaction == "none":
+            raise ValueError("interaction=none needs use_obs=true (the Q net would get no input)")
+        parse_opponent(self.opponent)
+
+
+def parse_opponent(text: str) -> tuple[str, str | None]:
+    """'random' | 'self' | 'checkpoint:<path>' -> (kind, path)."""
+    if text in ("random", "self"):
+        return text, None
+    if text.startswith("checkpoint:") and len(text) > len("checkpoint:"):
+        return "checkpoint", text.split(":", 1)[1]
+    raise ValueError(f"eval.opponent must be random, self or checkpoint:<path>, got {text!r}")
+
+
+def swap_outcome(info: dict[str, float]) -> dict[str, float]:
+    """A battle outcome seen from the second team."""
+    pairs = (("win", "loss"), ("kills", "deaths"), ("surviving_hp", "opponent_hp"))
+    out = dict(info)
+    for a, b in pairs:
+        if a in info:
+            out[a], out[b] = info[b], info[a]
+    return out
+
+
+class Learner:
+    """One team's network, target, optimiser and replay."""
+
+    def __init__(self, p: MFQParams, spec: PolicySpec, obs_dim: int, groups: int):
+        self.p, self.spec = p, spec
+        in_dim = (obs_dim if spec.use_obs else 0) + spec.x_dim
+        self.net_args = {
+            "in_dim": in_dim,
+            "hidden": list(p.hidden),
+            "n_actions": spec.n_actions,
+            "groups": groups,
+            "style": p.net_style,
+            "activation": p.activation,
+        }
+        self.net = TeamQNet(**self.net_args)
+        self.target = copy.deepcopy(self.net) if p.target_update > 0 else None
+        params = list(self.net.parameters())
+        self.opt = (
+            torch.optim.Adam(params, lr=p.lr)
+            if p.optimizer == "adam"
+            else torch.optim.SGD(params, lr=p.lr)
+        )
+        self.replay = RowReplay(p.replay_size, obs_dim, spec.x_dim)
+        self.groups = groups
+
+    def group_of(self, rows: np.ndarray) -> torch.Tensor | None:
+        return None if self.groups == 1 else torch.from_numpy(rows)
+
+    def update(self, rng: np.random.Generator, temperature: float) -> dict[str, float]:
+        p, spec = self.p, self.spec
+        b = self.replay.sample(p.batch_size, rng)
+        group = self.group_of(b["group"])
+        x = torch.from_numpy(q_input(spec, b["obs"], b["x"]))
+        q_all = self.net(x, group)
+        with torch.no_grad():
+            if p.v_next == "stale":
+                v = torch.from_numpy(b["v_stale"])
+            else:
+                net = self.target if self.target is not None else self.net
+                q_next = net(torch.from_numpy(q_input(spec, b["obs_next"], b["x_next"])), group)
+                if p.v_next == "max":
+                    v = q_next.max(dim=1).values
+                else:  # the mean-field paper's v = sum_a pi(a | s', x') Q(s', a, x')
+                    v = (torch.softmax(q_next / max(temperature, 1e-8), dim=1) * q_next).sum(1)
+            done = torch.from_numpy(b["done"])
+            y = torch.from_numpy(b["reward"]) + p.gamma * (1.0 - done) * v
+        actions = torch.from_numpy(b["action"])
+        target = q_target(q_all, actions, y, p.book_target_indexing)
+        per_row = ((q_all - target) ** 2).sum(dim=1)
+        loss = per_row.sum() if p.loss_reduction == "sum" else per_row.mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if not p.book_no_update:
+            if p.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), p.grad_clip)
+            self.opt.step()
+        q_taken = q_all.detach()[torch.arange(len(actions)), actions]
+        return {"loss": float(loss.detach()), "q_mean": float(q_taken.mean())}
+
+    def sync(self) -> None:
+        if self.target is not None:
+            self.target.load_state_dict(self.net.state_dict())
+
+    def export(self) -> dict[str, Any]:
+        """What an opponent needs to play this team's policy from a checkpoint."""
+        return {"spec": asdict(self.spec), "net_args": self.net_args, "net": self.net.state_dict()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state_dict(),
+            "target": self.target.state_dict() if self.target is not None else None,
+            "opt": self.opt.state_dict(),
+            "replay": self.replay.state_dict(),
+        }
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.net.load_state_dict(s["net"])
+        if self.target is not None:
+            self.target.load_state_dict(s["target"])
+        self.opt.load_state_dict(s["opt"])
+        self.replay.load_state_dict(s["replay"])
+
+
+class QController:
+    """Plays a team with a Q network (own, mirrored or loaded from a checkpoint)."""
+
+    def __init__(self, spec: PolicySpec, net: TeamQNet, temperature: float):
+        self.spec, self.net, self.temperature = spec, net, temperature
+
+    def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
+        group = None if self.net.groups == 1 else torch.arange(len(obs))
+        return infer_actions(
+            self.spec, self.net, env, team, obs, prev, self.temperature, rng, group
+        )[0]
+
+
+class RandomController:
+    def __init__(self, n_actions: int):
+        self.n_actions = n_actions
+
+    def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
+        return rng.integers(0, self.n_actions, size=len(obs))
+
+
+def load_opponent(path: str, temperature: float) -> QController:
+    """Team 1 of evaluation battles from another run's checkpoint (its first team's network)."""
+    file = Path(path)
+    if file.is_dir():
+        found = checkpoint.latest(file / "checkpoints") or checkpoint.latest(file)
+        if found is None:
+            raise DrlrunError(f"eval.opponent: {path} holds no checkpoint")
+        file = found
+    state = checkpoint.load(file)
+    try:
+        export = state["algo"]["export"]
+    except KeyError:
+        raise DrlrunError(f"eval.opponent: {file} is not a multi-agent Q checkpoint") from None
+    net = TeamQNet(**export["net_args"])
+    net.load_state_dict(export["net"])
+    fixed = export.get("temperature")  # actor-critic policies sample their own softmax (T = 1)
+    return QController(PolicySpec(**export["spec"]), net, temperature if fixed is None else fixed)
+
+
+class MultiAgentQ(Algorithm):
+    """MF-Q / NQ / IQ over every team of a `TeamEnv`; team 0 is the one evaluated."""
+
+    learner_class: type[Learner] = Learner
+
+    def __init__(self, p: MFQParams, factory: MultiAgentEnvFactory, ctx: RunContext):
+        self.p, self.factory, self.ctx = p, factory, ctx
+        self.env = factory.make(False, False)
+        self.eval_env: Any = None
+        env = self.env
+        if p.interaction == "joint" and not env.n_neighbours:
+            raise DrlrunError(
+                f"algo interaction=joint needs fixed neighbourhoods; env={factory.name} has none"
+            )
+        n_teams = len(env.teams)
+        first_obs = env.reset(ctx.seed)
+        groups = 1 if p.share_params else len(first_obs[0])
+        if not p.share_params and n_teams > 1:
+            raise DrlrunError(
+                "share_params=false (one net per agent) needs a fixed set of agents (Ising)"
+            )
+        self.spec = PolicySpec(
+            n_actions=env.n_actions,
+            use_obs=p.use_obs,
+            interaction=p.interaction,
+            n_joint=env.n_actions**env.n_neighbours if env.n_neighbours else 0,
+            num_iter=p.num_iter,
+        )
+        torch.manual_seed(ctx.seed)
+        trained = n_teams if p.train_opponent == "learn" else 1
+        self.learners = [
+            self.learner_class(p, self.spec, env.obs_dim, groups) for _ in range(trained)
+        ]
+        self.rng = np.random.default_rng(ctx.seed + 1)
+        self.env_seed_rng = np.random.default_rng(ctx.seed + 2)
+        self.frames = 0
+        self.updates = 0
+        self.episode_index = 0
+        self._start_episode(first_obs)
+        self.history: dict[str, list[float]] = {"frame": [], "magnetization": []}
+        self.team_losses: list[list[float]] = [[] for _ in self.learners]
+        self.team_returns: list[list[float]] = [[] for _ in range(n_teams)]
+        # the grid (Ising) or the minimap frame (battle, book Fig. 9.24) before training
+        self.initial_image = env.image().copy() if hasattr(env, "image") else env.render()
+        if n_teams > 1 and parse_opponent(p.opponent)[0] == "checkpoint":
+            self._opponent()  # a wrong path fails now, not after training
+
+    # --- acting ---------------------------------------------------------------------------------
+    @property
+    def temperature(self) -> float:
+        t = getattr(self.env, "temperature", None)
+        if t is not None:
+            return float(t)
+        p = self.p
+        if p.temperature_end is None or p.temperature_decay_frames <= 0:
+            return p.temperature
+        frac = min(1.0, self.frames / p.temperature_decay_frames)
+        return p.temperature + frac * (p.temperature_end - p.temperature)
+
+    @property
+    def eval_temperature(self) -> float:
+        t = getattr(self.env, "temperature", None)
+        if t is not None:
+            return float(t)
+        if self.p.eval_temperature is not None:
+            return self.p.eval_temperature
+        return self.p.temperature if self.p.temperature_end is None else self.p.temperature_end
+
+    def _start_episode(self, obs: list[np.ndarray]) -> None:
+        self.obs = obs
+        self.prev = [self.env.initial_actions(t, self.rng) for t in range(len(obs))]
+        self.ep_return = np.zeros(len(obs))
+        self.ep_length = 0
+
+    def policy(self, learner: Learner, evaluation: bool = False) -> tuple[TeamQNet, float]:
+        """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q)."""
+        return learner.net, self.eval_temperature if evaluation else self.temperature
+
+    def _net_for_team(self, team: int) -> Learner | None:
+        if team == 1 and self.p.book_team2_uses_team1_net:
+            return self.learners[0]
+        return self.learners[team] if team < len(self.learners) else None
+
+    def _env_step(self) -> tuple[dict[str, float], Episode | None]:
+        env = self.env
+        acts, xs, qs = [], [], []
+        for team, obs in enumerate(self.obs):
+            learner = self._net_for_team(team)
+            if learner is None or len(obs) == 0:
+                a = self.rng.integers(0, self.spec.n_actions, size=len(obs))
+                x, q = interaction_features(self.spec, env, team, a), None
+            else:
+                group = learner.group_of(np.arange(len(obs)))
+                net, temperature = self.policy(learner)
+                a, x, q = infer_actions(
+                    self.spec, net, env, team, obs, self.prev[team], temperature, self.rng, group
+                )
+            acts.append(a)
+            xs.append(x)
+            qs.append(q)
+        steps, over, info = env.step(acts)
+        self.frames += 1
+        self.ep_length += 1
+        metrics: dict[str, float] = {}
+        for team, st in enumerate(steps):
+            learner = self.learners[team] if team < len(self.learners) else None
+            self.ep_return[team] += float(st.reward.mean()) if len(st.reward) else 0.0
+            if learner is None or len(st.reward) == 0:
+                continue
+            if self.spec.interaction == "joint":
+                x_next = interaction_features(self.spec, env, team, acts[team])
+            elif self.spec.interaction == "mean":
+                x_next = st.mf_next
+            else:
+                x_next = np.zeros((len(st.reward), 0), np.float32)
+            v_stale = qs[team].max(axis=1) if qs[team] is not None else np.zeros(len(st.reward))
+            learner.replay.add(
+                obs=self.obs[team], x=xs[team], action=acts[team], reward=st.reward,
+                done=st.done.astype(np.float32), obs_next=st.obs, x_next=x_next,
+                group=np.arange(len(st.reward)), v_stale=v_stale,
+            )  # fmt: skip
+            metrics[f"reward_team{team}"] = float(st.reward.mean())
+        for key in ("magnetization",):
+            if key in info:
+                metrics[key] = info[key]
+        episode = None
+        if over:
+            extras = {k: float(v) for k, v in info.items()}
+            episode = Episode(float(self.ep_return[0]), self.ep_length, extras)
+            for team, ret in enumerate(self.ep_return):
+                self.team_returns[team].append(float(ret))
+            self.episode_index += 1
+            self._start_episode(env.reset(int(self.env_seed_rng.integers(2**31))))
+        else:
+            self.obs = [st.obs[st.alive] for st in steps]
+            self.prev = [a[st.alive] for a, st in zip(acts, steps, strict=True)]
+        return metrics, episode
+
+    # --- learning -------------------------------------------------------------------------------
+    def train_step(self) -> TrainResult:
+        p = self.p
+        acc: dict[str, list[float]] = {}
+        episodes: list[Episode] = []
+        steps = 0
+        while True:
+            metrics, episode = self._env_step()
+            steps += 1
+            for k, v in metrics.items():
+                acc.setdefault(k, []).append(v)
+            if self.frames % p.train_freq == 0:
+                for i, learner in enumerate(self.learners):
+                    if learner.replay.size < max(p.learning_starts, p.batch_size):
+                        continue
+                    for _ in range(p.gradient_steps):
+                        out = learner.update(self.rng, self.temperature)
+                        self.updates += 1
+                        for k, v in out.items():
+                            acc.setdefault(f"{k}_team{i}" if i else k, []).append(v)
+                        self.team_losses[i].append(out["loss"])
+            if p.target_update > 0 and self.frames % p.target_update == 0:
+                for learner in self.learners:
+                    learner.sync()
+            if "magnetization" in metrics:
+                self.history["frame"].append(float(self.frames))
+                self.history["magnetization"].append(metrics["magnetization"])
+            if episode is not None:
+                episodes.append(episode)
+                for k in ("win", "kills", "deaths", "battle_length"):
+                    if k in episode.extras:
+                        acc.setdefault(f"train_{k}", []).append(episode.extras[k])
+                if p.steps_per_iteration is None:
+                    break
+            if p.steps_per_iteration is not None and steps >= p.steps_per_iteration:
+                break
+        return TrainResult({k: float(np.mean(v)) for k, v in acc.items()}, episodes)
+
+    # --- evaluation -----------------------------------------------------------------------------
+    def _opponent(self) -> Any:
+        kind, path = parse_opponent(self.p.opponent)
+        if kind == "random":
+            return RandomController(self.spec.n_actions)
+        if kind == "self":
+            return QController(self.spec, *self.policy(self.learners[0], evaluation=True))
+        return load_opponent(str(path), self.eval_temperature)
+
+    def evaluate(
+        self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        if self.eval_env is None:
+            self.eval_env = self.factory.make(True, recorder is not None)
+        env = self.eval_env
+        rng = np.random.default_rng(seed)
+        me = QController(self.spec, *self.policy(self.learners[0], evaluation=True))
+        others = self._opponent() if len(self.env.teams) > 1 else None
+        returns, infos = [], []
+        for i in range(episodes):
+            # battles: every other one the evaluated policy plays the second team (MAgent
+            # resolves the first team's attacks first, which wins mirror matches)
+            mine = 1 if others is not None and self.p.eval_swap_sides and i % 2 else 0
+            obs = env.reset(seed + i)
+            prev = [env.initial_actions(t, rng) for t in range(len(obs))]
+            ret, info, length = 0.0, {}, 0
+            while True:
+                if recorder is not None:
+                    recorder(env.render(), i)
+                acts = [
+                    (me if t == mine else others).act(env, t, o, prev[t], rng)
+                    for t, o in enumerate(obs)
+                ]
+                steps, over, info = env.step(acts)
+                ret += float(steps[mine].reward.mean()) if len(steps[mine].reward) else 0.0
+                length += 1
+                if over or length >= self.p.eval_steps and len(env.teams) == 1:
+                    break
+                obs = [st.obs[st.alive] for st in steps]
+                prev = [a[st.alive] for a, st in zip(acts, steps, strict=True)]
+            returns.append(ret)
+            infos.append({**(swap_outcome(info) if mine else info), "length": float(length)})
+        r = np.array(returns)
+        out = {
+            "eval_return_mean": float(r.mean()) if len(r) else 0.0,
+            "eval_return_std": float(r.std()) if len(r) else 0.0,
+            "eval_episodes": float(len(r)),
+            "episode_length_mean": float(np.mean([x["length"] for x in infos])) if infos else 0.0,
+        }
+        out.update(self.env_summary(infos))
+        return out
+
+    def env_summary(self, infos: list[dict[str, float]]) -> dict[str, float]:
+        """Game-specific summary keys: magnetization for grids, win/draw/loss for battles."""
+        out: dict[str, float] = {}
+        if hasattr(self.env, "spins"):
+            from drlrun.envs.ising import magnetization
+
+            out["magnetization"] = magnetization(self.env.spins())  # the training grid, as the book
+            if infos:
+                out["eval_magnetization"] = float(np.mean([x["magnetization"] for x in infos]))
+            if getattr(self.env, "p", None) is not None and self.env.p.dims == 1:
+                s = self.env.spins()
+                out["domain_walls"] = float((s != np.roll(s, 1)).sum())
+        if infos and "win" in infos[0]:
+            n = len(infos)
+            for key, plural in (("win", "wins"), ("draw", "draws"), ("loss", "losses")):
+                count = float(sum(x[key] for x in infos))
+                out[f"{key}_rate"] = count / n
+                out[plural] = count
+            for key in ("kills", "deaths", "surviving_hp", "opponent_hp", "battle_length"):
+                out[f"{key}_mean"] = float(np.mean([x[key] for x in infos]))
+        return out
+
+    # --- state, plots -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        env_state = self.env.get_state() if hasattr(self.env, "get_state") else None
+        return {
+            "learners": [learner.state_dict() for learner in self.learners],
+            "export": self.export(),
+            "rng": generator_state(self.rng),
+            "env_seed_rng": generator_state(self.env_seed_rng),
+            "frames": self.frames,
+            "updates": self.updates,
+            "episode_index": self.episode_index,
+            "env": env_state,
+            "obs": [o.copy() for o in self.obs],
+            "prev": [a.copy() for a in self.prev],
+            "ep_return": self.ep_return.copy(),
+            "ep_length": self.ep_length,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "team_losses": [list(v) for v in self.team_losses],
+            "team_returns": [list(v) for v in self.team_returns],
+            "initial_image": self.initial_image,
+        }
+
+    def export(self) -> dict[str, Any]:
+        """Team 0's policy for `eval.opponent=checkpoint:<path>` in another run."""
+        return {**self.learners[0].export(), "temperature": None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for learner, s in zip(self.learners, state["learners"], strict=True):
+            learner.load_state_dict(s)
+        set_generator_state(self.rng, state["rng"])
+        set_generator_state(self.env_seed_rng, state["env_seed_rng"])
+        self.frames = int(state["frames"])
+        self.updates = int(state["updates"])
+        self.episode_index = int(state["episode_index"])
+        if state["env"] is not None and hasattr(self.env, "set_state"):
+            self.env.set_state(state["env"])
+            self.obs = [np.asarray(o) for o in state["obs"]]
+            self.prev = [np.asarray(a) for a in state["prev"]]
+            self.ep_return = np.asarray(state["ep_return"], dtype=np.float64)
+            self.ep_length = int(state["ep_length"])
+        else:  # engines without snapshots (MAgent) restart the interrupted battle
+            self._start_episode(self.env.reset(int(self.env_seed_rng.integers(2**31))))
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.team_losses = [list(v) for v in state["team_losses"]]
+        self.team_returns = [list(v) for v in state["team_returns"]]
+        self.initial_image = state["initial_image"]
+
+    def plots(self, run_dir: Path) -> list[Path]:
+        from drlrun.viz.marl import plot_marl
+
+        return plot_marl(self, run_dir)
+
+    def close(self) -> None:
+        self.env.close()
+        if self.eval_env is not None:
+            self.eval_env.close()
+
+
+def _build(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
+    if not isinstance(env, MultiAgentEnvFactory):
+        raise DrlrunError(
+            f"algo={cfg.name} is multi-agent: use env=ising1d, ising2d or magent_battle"
+        )
+    # nq / iq are mfq with another default `interaction`; a preset may switch it
+    # (+experiment=ch9_magent_fixed algo.interaction=none is independent Q on the same budget)
+    return MultiAgentQ(from_cfg(MFQParams, cfg, "algo"), env, ctx)
+
+
+@register("algo", "mfq")
+def build_mfq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
+    return _build(cfg, env, ctx)
+
+
+@register("algo", "nq")
+def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
+    return _build(cfg, env, ctx)
+
+
+@register("algo", "iq")
+def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
+    return _build(cfg, env, ctx)

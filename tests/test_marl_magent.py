@@ -1,0 +1,134 @@
+"""MAgent battle (book ch. 9.4) on a real magent2 battle_v4: shapes and channel meaning of the
+adapter, the book placement, the mean field, evaluation opponents, and MF-Q beating random."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("magent2")
+
+from drlrun.algos.marl_core import TeamQNet  # noqa: E402
+from drlrun.envs.magent import BattleParams, BattleTeams, book_positions, make_parallel  # noqa: E402
+from drlrun.errors import DrlrunError  # noqa: E402
+from tests.conftest import run_config  # noqa: E402
+
+
+def test_book_placement_is_two_4x4_squares():
+    team1, team2 = book_positions(30, 16, 1)
+    assert sorted({x for x, _, _ in team1}) == [6, 8, 10, 12]
+    assert sorted({x for x, _, _ in team2}) == [16, 18, 20, 22]
+    assert sorted({y for _, y, _ in team1}) == [11, 13, 15, 17]
+
+
+def test_parallel_battle_v4_shapes_and_channels():
+    env = make_parallel(BattleParams())
+    obs, _ = env.reset(seed=0)
+    assert len(obs) == 32 and env.action_space("red_0").n == 21
+    view = obs["red_0"]
+    assert view.shape == (13, 13, 5)  # no minimap: wall, own, own HP, opponent, opponent HP
+    assert view[6, 6, 1] == 1 and view[6, 6, 3] == 0  # the agent itself is own-team presence
+    blue = obs["blue_0"]
+    assert blue[6, 6, 1] == 1 and blue[..., 3].sum() > 0  # red agents within blue's 13x13 view
+    env.close()
+
+
+def test_team_env_gives_the_books_359_inputs_and_9500_params():
+    env = BattleTeams(BattleParams())
+    obs = env.reset(0)
+    assert [o.shape for o in obs] == [(16, 338), (16, 338)] and env.n_actions == 21
+    mf = env.mean_field(0, np.zeros(16, np.int64))
+    assert mf.shape == (16, 21) and np.allclose(mf[:, 0], 1.0)  # everyone's teammates play 0
+    net = TeamQNet(338 + 21, [25], 21, style="book")
+    assert sum(p.numel() for p in net.parameters()) == 9500
+    assert net(torch.from_numpy(np.concatenate([obs[0], mf], 1))).shape == (16, 21)
+    steps, over, _ = env.step([np.zeros(16, np.int64), np.zeros(16, np.int64)])
+    assert not over and steps[0].reward.shape == (16,) and steps[0].alive.all()
+    env.close()
+
+
+def test_mean_field_counts_teammates_within_the_manhattan_radius():
+    env = BattleTeams(BattleParams())
+    pos = np.array([[0, 0], [0, 3], [0, 10], [4, 2]])
+    mf = env._mean_field(pos, np.array([True, True, True, False]), np.array([1, 2, 3, 4]))
+    np.testing.assert_allclose(mf[0, 2], 1.0)  # only agent 1 (distance 3); agent 3 is dead
+    np.testing.assert_allclose(mf[1], np.eye(21)[1])  # agent 2 is at distance 7, not < 7
+    assert mf[2].sum() == 0  # nobody within 7: the book's zero vector
+    env.close()
+
+
+def test_eval_opponent_is_validated(tmp_path):
+    with pytest.raises(DrlrunError, match="eval.opponent"):
+        run_config(["+experiment=ch9_magent_fixed", "eval.opponent=rival"], tmp_path)
+
+
+TINY_BATTLE = [
+    "+experiment=ch9_magent_fixed",
+    "env.map_size=16",
+    "env.team_size=4",
+    "env.max_steps=100",
+    "algo.train_opponent=random",
+    "algo.learning_starts=200",
+    "algo.train_freq=1",
+    "algo.target_update=200",
+    "budget.iterations=20",
+    "eval.episodes=10",
+    "seed=0",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_mfq_team_beats_a_random_team_in_a_tiny_battle(tmp_path):
+    summary, _ = run_config(TINY_BATTLE, tmp_path)
+    assert summary["win_rate"] >= 0.8, summary
+    assert summary["kills_mean"] > summary["deaths_mean"]
+
+
+def test_book_preset_never_changes_its_parameters_and_fixed_does():
+    from drlrun.session import build
+    from tests.conftest import compose
+
+    def params(algo):
+        return torch.cat([p.detach().flatten().clone() for p in algo.learners[0].net.parameters()])
+
+    short = ["env.max_steps=30", "algo.train_freq=10", "algo.learning_starts=26"]
+    for preset, changes in (("ch9_magent_book", False), ("ch9_magent_fixed", True)):
+        built = build(compose(f"+experiment={preset}", *short), None, device="cpu")
+        before = params(built.algo)
+        assert built.algo._net_for_team(1) is built.algo.learners[0 if not changes else 1]
+        built.algo.train_step()  # one battle of 30 steps, 3 updates per team
+        assert built.algo.updates > 0
+        assert (not torch.equal(before, params(built.algo))) == changes, preset
+        built.algo.close()
+
+
+def test_swapped_battles_are_scored_from_the_evaluated_team():
+    from drlrun.algos.mfq import swap_outcome
+
+    info = {"win": 1.0, "draw": 0.0, "loss": 0.0, "kills": 3.0, "deaths": 1.0,
+            "surviving_hp": 2.5, "opponent_hp": 0.5, "battle_length": 40.0}  # fmt: skip
+    out = swap_outcome(info)
+    assert (out["win"], out["loss"], out["kills"], out["deaths"]) == (0.0, 1.0, 1.0, 3.0)
+    assert out["surviving_hp"] == 0.5 and out["battle_length"] == 40.0
+
+
+@pytest.mark.slow
+def test_checkpoint_opponent_from_another_run(tmp_path):
+    short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
+    run_config([*short, "algo.interaction=none", "eval.episodes=0"], tmp_path / "iq")
+    summary, _ = run_config(
+        [*short, "eval.episodes=2", f"eval.opponent=checkpoint:{tmp_path / 'iq'}"], tmp_path / "mf"
+    )
+    assert summary["win_rate"] + summary["draw_rate"] + summary["loss_rate"] == 1.0
+    with pytest.raises(DrlrunError, match="no checkpoint"):
+        run_config([*short, f"eval.opponent=checkpoint:{tmp_path}"], tmp_path / "bad")
+
+
+def test_minimap_frame_puts_team_0_on_the_left_in_red():
+    env = BattleTeams(BattleParams())
+    env.reset(0)
+    frame = env.render()[::8, ::8]  # one pixel per cell
+    assert tuple(frame[11, 6]) == (214, 39, 40) and tuple(frame[11, 16]) == (31, 119, 180)
+    env.close()
