@@ -198,7 +198,7 @@ def test_every_objective_trains_on_sequences(tmp_path, algo):
     cfg = compose(
         f"algo={algo}", "env=recall", "net=lstm", "net.hidden=8", "net.embed=8",
         "algo.learning_starts=32", "algo.train_freq=32", "algo.batch_size=4", "algo.n_step=2",
-        "+algo.seq_len=3", "+algo.burn_in=2", "algo.double=true",
+        "algo.seq_len=3", "algo.burn_in=2", "algo.double=true",
     )  # fmt: skip
     built = build(cfg, tmp_path)
     try:
