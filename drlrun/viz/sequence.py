@@ -21,10 +21,14 @@ def _pyplot():
 def heatmap(matrix: np.ndarray, path: Path, title: str, xlabel: str, ylabel: str) -> Path:
     """One heatmap (rows x columns) with a colour bar, saved as PNG."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     rows, cols = matrix.shape
     fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * cols + 2), max(3.0, 0.3 * rows + 1.5)))
     image = ax.imshow(matrix, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
