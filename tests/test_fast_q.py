@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.fast_q import MLPQKernel, fast_path_supported
+from drlrun.algos.fast_q import (
+    MLPQKernel,
+    NumpyMLPActor,
+    fast_path_supported,
+    numpy_actor_supported,
+)
 from drlrun.algos.objectives import TDBatch, make_objective
 from drlrun.algos.optim import FlatAdam
 from drlrun.nets.heads import QNetwork, make_head
@@ -72,14 +77,13 @@ def test_kernel_gradient_equals_autograd(activation, loss, double, weights):
 
 def test_numpy_acting_tracks_the_live_parameters():
     online = _network("relu")
-    target = copy.deepcopy(online)
     optimizer = FlatAdam(online, 1e-2, 1e-8, None)
-    kernel = MLPQKernel(online, target, make_objective("scalar", _Params("huber")))
+    actor = NumpyMLPActor(online)
     obs = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
     for _ in range(3):  # optimiser steps change the weights in place; the numpy views follow
         with torch.no_grad():
             expected = online(torch.as_tensor(obs)).numpy()
-        np.testing.assert_allclose(kernel.q_values_numpy(obs), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(actor.head_outputs(obs), expected, rtol=1e-5, atol=1e-6)
         online(torch.as_tensor(obs)).sum().backward()
         optimizer.step()
 
@@ -108,8 +112,8 @@ def test_dqn_uses_the_kernel_by_default_and_off_switch_disables_it(tmp_path):
             built.env.close()
     cfg = compose("algo=dist_dqn", "log.tensorboard=false", "log.progress=false")
     built = build(cfg, tmp_path / "c51")
-    try:
-        assert built.algo.kernel is None
+    try:  # C51 trains through autograd but acts through numpy
+        assert built.algo.kernel is None and built.algo.actor is not None
     finally:
         built.algo.close()
         built.env.close()
@@ -137,3 +141,21 @@ def test_book_double_argmax_bug_takes_the_autograd_path():
     params.double_argmax = "current"
     objective = make_objective("scalar", params)
     assert not fast_path_supported(_network("relu"), objective, torch.device("cpu"))
+
+
+class _DistParams:
+    atoms, v_min, v_max, quantiles, kappa = 11, -5.0, 5.0, 7, 1.0
+
+
+@pytest.mark.parametrize("name", ["c51", "qr"])
+def test_numpy_q_values_of_distributional_heads_match_torch(name):
+    objective = make_objective(name, _DistParams())
+    torch.manual_seed(0)
+    torso = MLP(6, MLPParams(hidden=[16]), 1.0)
+    online = QNetwork(torso, make_head(16, 3, objective.atoms))
+    assert numpy_actor_supported(online, objective, torch.device("cpu"))
+    obs = np.random.default_rng(1).normal(size=(4, 6)).astype(np.float32)
+    with torch.no_grad():
+        expected = objective.q_values(online(torch.as_tensor(obs))).numpy()
+    got = objective.q_values_numpy(NumpyMLPActor(online).head_outputs(obs))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

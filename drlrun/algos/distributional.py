@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -100,6 +101,7 @@ class CategoricalQ(Objective):
     def __init__(self, params: Any):
         self.atoms = int(params.atoms)
         self.support = make_support(params.v_min, params.v_max, self.atoms)
+        self.support_numpy = self.support.numpy().astype(np.float32)
 
     def _support(self, like: torch.Tensor) -> torch.Tensor:
         if self.support.device != like.device or self.support.dtype != like.dtype:
@@ -111,6 +113,13 @@ class CategoricalQ(Objective):
 
     def q_values(self, out: torch.Tensor) -> torch.Tensor:
         return self.probs(out) @ self._support(out)
+
+    supports_numpy_q = True
+
+    def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
+        logits = out - out.max(axis=-1, keepdims=True)
+        np.exp(logits, out=logits)
+        return (logits @ self.support_numpy) / logits.sum(axis=-1)
 
     def target_distribution(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
@@ -176,6 +185,11 @@ class QuantileQ(Objective):
 
     def q_values(self, out: torch.Tensor) -> torch.Tensor:
         return out.mean(dim=-1)
+
+    supports_numpy_q = True
+
+    def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
+        return out.mean(axis=-1)
 
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool

@@ -17,7 +17,12 @@ from omegaconf import DictConfig
 
 from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
 from drlrun.algos.curiosity import build_curiosity
-from drlrun.algos.fast_q import MLPQKernel, fast_path_supported
+from drlrun.algos.fast_q import (
+    MLPQKernel,
+    NumpyMLPActor,
+    fast_path_supported,
+    numpy_actor_supported,
+)
 from drlrun.algos.objectives import TDBatch, make_objective
 from drlrun.algos.optim import FlatAdam
 from drlrun.algos.schedules import LinearSchedule
@@ -114,6 +119,11 @@ class DQN(Algorithm):
         self.online = QNetwork(torso, head).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
+        self.actor: NumpyMLPActor | None = None  # fast CPU acting (any numpy-capable objective)
+        if p.fast_path == "auto" and numpy_actor_supported(
+            self.online, self.objective, self.device
+        ):
+            self.actor = NumpyMLPActor(self.online)
         self.kernel: MLPQKernel | None = None
         if p.fast_path == "auto" and fast_path_supported(self.online, self.objective, self.device):
             self.kernel = MLPQKernel(self.online, self.target, self.objective)
@@ -180,8 +190,8 @@ class DQN(Algorithm):
 
     @torch.inference_mode()
     def greedy(self, obs: np.ndarray) -> np.ndarray:
-        if self.kernel is not None and len(obs) <= FAST_ACT_MAX_BATCH:
-            return self.kernel.q_values_numpy(obs).argmax(axis=1)
+        if self.actor is not None and len(obs) <= FAST_ACT_MAX_BATCH:
+            return self.objective.q_values_numpy(self.actor.head_outputs(obs)).argmax(axis=1)
         q = self.objective.q_values(self.online(self._tensor(obs)))
         return q.argmax(dim=1).cpu().numpy()
 

@@ -2,8 +2,9 @@
 
 With a 64-64 MLP and batch 64, one update is ~35 tiny tensor ops whose per-op and autograd
 bookkeeping cost far exceeds the arithmetic. This kernel computes the same TD loss, gradient
-(hand-written backprop: a handful of matmuls) and greedy actions (numpy views of the weights)
-directly. It applies only where it is exact — the `scalar` objective (DQN / Double DQN, Huber or
+(hand-written backprop: a handful of matmuls) directly, and `NumpyMLPActor` picks greedy
+actions from numpy views of the weights (for any objective that maps head outputs to Q in numpy:
+DQN, C51, QR). It applies only where it is exact — the `scalar` objective (DQN / Double DQN, Huber or
 MSE, optional importance weights) on an `mlp` torso without layer norm and a linear head — and
 `algo.fast_path=auto` falls back to the autograd path everywhere else. Tests compare its
 gradients with autograd's.
@@ -55,6 +56,49 @@ def fast_path_supported(online: nn.Module, objective: object, device: torch.devi
     )
 
 
+def numpy_actor_supported(online: nn.Module, objective: object, device: torch.device) -> bool:
+    """True when `NumpyMLPActor` computes the network's head outputs exactly (up to float
+    rounding) and the objective can turn them into Q-values in numpy."""
+    if device.type != "cpu" or not getattr(objective, "supports_numpy_q", False):
+        return False
+    if not isinstance(online, QNetwork) or not isinstance(online.torso, MLP):
+        return False
+    return (
+        online.torso.norms is None
+        and _activation_name(online.torso) is not None
+        and isinstance(online.head, LinearHead)
+    )
+
+
+class NumpyMLPActor:
+    """Head outputs of an MLP Q-network for a few observations, computed in numpy over views
+    of the live weights: acting costs a few microseconds instead of a torch forward's ~50.
+    In-place optimiser steps and checkpoint loads are seen without copying."""
+
+    def __init__(self, online: QNetwork):
+        torso = online.torso
+        name = _activation_name(torso)
+        assert name is not None
+        self.np_act = _NUMPY_ACTIVATIONS[name]
+        self.obs_scale = np.float32(torso.obs_scale)
+        self.actions, self.atoms = online.head.actions, online.head.atoms
+        linears = [*torso.linears, online.head.out]
+        self.layers = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in linears]
+
+    def head_outputs(self, obs: np.ndarray) -> np.ndarray:
+        """(B, actions) or, with atoms, (B, actions, atoms) float32."""
+        x = obs.reshape(len(obs), -1).astype(np.float32)
+        if self.obs_scale != 1.0:
+            x /= self.obs_scale
+        last = len(self.layers) - 1
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w.T
+            x += b
+            if i < last:
+                self.np_act(x)
+        return x if self.atoms == 1 else x.reshape(len(obs), self.actions, self.atoms)
+
+
 @dataclass
 class _Layer:
     weight: torch.Tensor  # (out, in), the live parameter data
@@ -68,7 +112,7 @@ def _layers(net: QNetwork) -> list[_Layer]:
 
 
 class MLPQKernel:
-    """Greedy actions and the TD loss gradient of an MLP Q-network without autograd.
+    """The TD loss gradient of an MLP Q-network without autograd.
 
     `online`'s parameters must be views into `grad_target`'s flat layout (FlatAdam's), so the
     gradient is written straight into one flat buffer that the optimiser steps on."""
@@ -78,27 +122,9 @@ class MLPQKernel:
         name = _activation_name(torso)
         assert name is not None
         self.act_fn, self.act_grad = _ACTIVATIONS[name]
-        self.np_act = _NUMPY_ACTIVATIONS[name]
         self.huber = objective.kind != "mse"
         self.obs_scale = float(torso.obs_scale)
         self.online, self.target = _layers(online), _layers(target)
-        # numpy views share memory with the parameters: in-place optimiser steps, target syncs
-        # and checkpoint loads are seen without copying
-        self.np_online = [(layer.weight.numpy(), layer.bias.numpy()) for layer in self.online]
-
-    # --- acting -------------------------------------------------------------------------------
-    def q_values_numpy(self, obs: np.ndarray) -> np.ndarray:
-        """Q(obs, .) for a small batch of observations, computed in numpy (float32)."""
-        x = obs.reshape(len(obs), -1).astype(np.float32)
-        if self.obs_scale != 1.0:
-            x /= np.float32(self.obs_scale)
-        last = len(self.np_online) - 1
-        for i, (w, b) in enumerate(self.np_online):
-            x = x @ w.T
-            x += b
-            if i < last:
-                self.np_act(x)
-        return x
 
     # --- learning -----------------------------------------------------------------------------
     def _forward(self, layers: list[_Layer], x: torch.Tensor) -> list[torch.Tensor]:

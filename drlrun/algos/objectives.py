@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,10 +42,15 @@ class Objective:
     """Maps head outputs to Q-values and computes the TD loss."""
 
     atoms: int = 1
+    supports_numpy_q: bool = False  # q_values_numpy is implemented (fast CPU acting)
 
     def q_values(self, out: torch.Tensor) -> torch.Tensor:
         """(batch, actions) expected values from the head's raw output."""
         return out
+
+    def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
+        """`q_values` for numpy head outputs (see fast_q.NumpyMLPActor)."""
+        raise NotImplementedError
 
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
@@ -67,10 +73,15 @@ def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.T
 class ScalarQ(Objective):
     """Classic DQN: Q(s,a) regressed on r + gamma^n * Q'(s', a*), a* greedy (Double: online)."""
 
+    supports_numpy_q = True
+
     def __init__(self, params: Any):
         self.kind = params.loss
         # "current": the book's ch. 10 Double DQN bug, a* = argmax_a Q_online(s_t, a)
         self.argmax_on_current = getattr(params, "double_argmax", "next") == "current"
+
+    def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
+        return out
 
     def is_plain(self) -> bool:
         """True when `loss` is the textbook rule above, which `fast_q.MLPQKernel` mirrors; an
