@@ -110,9 +110,9 @@ def test_dqn_uses_the_kernel_by_default_and_off_switch_disables_it(tmp_path):
         finally:
             built.algo.close()
             built.env.close()
-    cfg = compose("algo=dist_dqn", "log.tensorboard=false", "log.progress=false")
-    built = build(cfg, tmp_path / "c51")
-    try:  # C51 trains through autograd but acts through numpy
+    cfg = compose("algo=qr_dqn", "log.tensorboard=false", "log.progress=false")
+    built = build(cfg, tmp_path / "qr")
+    try:  # QR-DQN trains through autograd but acts through numpy
         assert built.algo.kernel is None and built.algo.actor is not None
     finally:
         built.algo.close()
@@ -159,3 +159,34 @@ def test_numpy_q_values_of_distributional_heads_match_torch(name):
         expected = objective.q_values(online(torch.as_tensor(obs))).numpy()
     got = objective.q_values_numpy(NumpyMLPActor(online).head_outputs(obs))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("weights", [False, True])
+def test_c51_kernel_gradient_equals_autograd(double, weights):
+    objective = make_objective("c51", _DistParams())
+    nets = []
+    for seed in (0, 5):
+        torch.manual_seed(seed)
+        torso = MLP(6, MLPParams(hidden=[16, 8]), 1.0)
+        nets.append(QNetwork(torso, make_head(8, 3, objective.atoms)))
+    online, target = nets[0], nets[1].requires_grad_(False)
+    batch = _batch(weights)
+    reference = copy.deepcopy(online)
+    expected = objective.loss(reference, target, batch, double)
+    expected.loss.backward()
+
+    optimizer = FlatAdam(online, 1e-3, 1e-8, None)
+    assert fast_path_supported(online, objective, torch.device("cpu"))
+    kernel = MLPQKernel(online, target, objective)
+    linears = [*online.torso.linears, online.head.out]
+    grads = [(optimizer.grad_view(m.weight), optimizer.grad_view(m.bias)) for m in linears]
+    got = kernel.loss_and_grad(batch, double, grads)
+
+    torch.testing.assert_close(got.loss, expected.loss.detach())
+    torch.testing.assert_close(got.td_abs, expected.td_abs)
+    torch.testing.assert_close(got.q_mean, expected.q_mean.detach())
+    ref_linears = [*reference.torso.linears, reference.head.out]
+    for (grad_w, grad_b), ref in zip(grads, ref_linears, strict=True):
+        torch.testing.assert_close(grad_w, ref.weight.grad, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grad_b, ref.bias.grad, rtol=1e-5, atol=1e-6)

@@ -5,7 +5,7 @@ bookkeeping cost far exceeds the arithmetic. This kernel computes the same TD lo
 (hand-written backprop: a handful of matmuls) directly, and `NumpyMLPActor` picks greedy
 actions from numpy views of the weights (for any objective that maps head outputs to Q in numpy:
 DQN, C51, QR). It applies only where it is exact — the `scalar` objective (DQN / Double DQN, Huber or
-MSE, optional importance weights) on an `mlp` torso without layer norm and a linear head — and
+MSE, optional importance weights) and C51's categorical cross-entropy on an `mlp` torso without layer norm and a linear head — and
 `algo.fast_path=auto` falls back to the autograd path everywhere else. Tests compare its
 gradients with autograd's.
 """
@@ -13,13 +13,14 @@ gradients with autograd's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlrun.algos.objectives import LossOutput, ScalarQ, TDBatch
+from drlrun.algos.objectives import LossOutput, Objective, ScalarQ, TDBatch
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.mlp import MLP
 
@@ -42,8 +43,12 @@ def _activation_name(torso: MLP) -> str | None:
 
 
 def fast_path_supported(online: nn.Module, objective: object, device: torch.device) -> bool:
-    """True when `MLPQKernel` computes exactly what the autograd path would."""
-    if device.type != "cpu" or type(objective) is not ScalarQ or not objective.is_plain():
+    """True when `MLPQKernel` computes exactly what the autograd path would: the plain scalar
+    objective (DQN / Double DQN) or C51's categorical one, on an MLP with a linear head."""
+    from drlrun.algos.distributional import CategoricalQ  # it imports the DQN learner
+
+    plain_scalar = type(objective) is ScalarQ and objective.is_plain()
+    if device.type != "cpu" or not (plain_scalar or type(objective) is CategoricalQ):
         return False
     if not isinstance(online, QNetwork) or not isinstance(online.torso, MLP):
         return False
@@ -52,7 +57,7 @@ def fast_path_supported(online: nn.Module, objective: object, device: torch.devi
         online.torso.norms is None
         and _activation_name(online.torso) is not None
         and isinstance(head, LinearHead)
-        and head.atoms == 1
+        and head.atoms == objective.atoms
     )
 
 
@@ -117,12 +122,16 @@ class MLPQKernel:
     `online`'s parameters must be views into `grad_target`'s flat layout (FlatAdam's), so the
     gradient is written straight into one flat buffer that the optimiser steps on."""
 
-    def __init__(self, online: QNetwork, target: QNetwork, objective: ScalarQ):
+    def __init__(self, online: QNetwork, target: QNetwork, objective: Objective):
+        from drlrun.algos.distributional import CategoricalQ  # it imports the DQN learner
+
         torso = online.torso
         name = _activation_name(torso)
         assert name is not None
         self.act_fn, self.act_grad = _ACTIVATIONS[name]
-        self.huber = objective.kind != "mse"
+        self.online_net, self.target_net = online, target
+        self.categorical: Any = objective if isinstance(objective, CategoricalQ) else None
+        self.huber = getattr(objective, "kind", "huber") != "mse"
         self.obs_scale = float(torso.obs_scale)
         self.online, self.target = _layers(online), _layers(target)
 
@@ -147,9 +156,27 @@ class MLPQKernel:
     ) -> LossOutput:
         """The objective's loss for `batch`; its gradient is written into `grads`, one
         (weight, bias) pair of flat-buffer views per layer of the online network."""
-        x, next_x = self._inputs(batch.obs), self._inputs(batch.next_obs)
-        size = x.shape[0]
+        x = self._inputs(batch.obs)
         acts = self._forward(self.online, x)
+        if self.categorical is not None:
+            out, grad_out = self._categorical_loss(acts[-1], batch, double)
+        else:
+            out, grad_out = self._scalar_loss(acts[-1], batch, double)
+        for i in range(len(self.online) - 1, -1, -1):
+            layer_input = acts[i - 1] if i > 0 else x
+            grad_w, grad_b = grads[i]
+            torch.mm(grad_out.t(), layer_input, out=grad_w)
+            torch.sum(grad_out, dim=0, out=grad_b)
+            if i > 0:
+                grad_out = self.act_grad(grad_out @ self.online[i].weight, acts[i - 1])
+        return out
+
+    def _scalar_loss(
+        self, q_all: torch.Tensor, batch: TDBatch, double: bool
+    ) -> tuple[LossOutput, torch.Tensor]:
+        """Huber/MSE TD loss and its gradient wrt the head output (ScalarQ.loss)."""
+        next_x = self._inputs(batch.next_obs)
+        size = q_all.shape[0]
         next_q = self._forward(self.target, next_x)[-1]
         if double:
             next_actions = self._forward(self.online, next_x)[-1].argmax(dim=1, keepdim=True)
@@ -157,7 +184,7 @@ class MLPQKernel:
             next_actions = next_q.argmax(dim=1, keepdim=True)
         y = batch.returns + batch.discounts * next_q.gather(1, next_actions).squeeze(1)
         index = batch.actions.view(-1, 1)
-        q = acts[-1].gather(1, index).squeeze(1)
+        q = q_all.gather(1, index).squeeze(1)
         diff = q - y
         # d loss / d q per sample: smooth_l1 (beta 1) -> clamp(diff, -1, 1); mse -> 2 diff
         if self.huber:
@@ -172,12 +199,30 @@ class MLPQKernel:
             loss = per_sample.mul_(batch.weights).mean()
             d_q.mul_(batch.weights)
         d_q.mul_(1.0 / size)
-        grad_out = torch.zeros_like(acts[-1]).scatter_(1, index, d_q.unsqueeze(1))
-        for i in range(len(self.online) - 1, -1, -1):
-            layer_input = acts[i - 1] if i > 0 else x
-            grad_w, grad_b = grads[i]
-            torch.mm(grad_out.t(), layer_input, out=grad_w)
-            torch.sum(grad_out, dim=0, out=grad_b)
-            if i > 0:
-                grad_out = self.act_grad(grad_out @ self.online[i].weight, acts[i - 1])
-        return LossOutput(loss, diff.abs(), q.mean())
+        grad_out = torch.zeros_like(q_all).scatter_(1, index, d_q.unsqueeze(1))
+        return LossOutput(loss, diff.abs(), q.mean()), grad_out
+
+    def _categorical_loss(
+        self, logits_flat: torch.Tensor, batch: TDBatch, double: bool
+    ) -> tuple[LossOutput, torch.Tensor]:
+        """C51 cross-entropy against the projected target and its gradient wrt the logits
+        (CategoricalQ.loss): softmax(logits_a) * sum(m) - m on the taken action's row."""
+        objective = self.categorical
+        size, atoms = logits_flat.shape[0], objective.atoms
+        with torch.no_grad():
+            m = objective.target_distribution(self.online_net, self.target_net, batch, double)
+        logits = logits_flat.view(size, -1, atoms)
+        index = batch.actions.view(-1, 1, 1).expand(-1, 1, atoms)
+        log_p = logits.gather(1, index).squeeze(1).log_softmax(dim=-1)
+        p = log_p.exp()
+        cross_entropy = -(m * log_p).sum(dim=-1)
+        d_logits = p * m.sum(dim=-1, keepdim=True) - m
+        if batch.weights is None:
+            loss = cross_entropy.mean()
+        else:
+            loss = (cross_entropy * batch.weights).mean()
+            d_logits.mul_(batch.weights.unsqueeze(1))
+        d_logits.mul_(1.0 / size)
+        grad_out = torch.zeros_like(logits).scatter_(1, index, d_logits.unsqueeze(1))
+        q = (p * objective._support(p)).sum(dim=-1)
+        return LossOutput(loss, cross_entropy, q.mean()), grad_out.view(size, -1)
