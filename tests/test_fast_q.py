@@ -12,6 +12,7 @@ from drlrun.algos.fast_q import (
     MLPQKernel,
     NumpyMLPActor,
     fast_path_supported,
+    mlp_q_linears,
     numpy_actor_supported,
 )
 from drlrun.algos.objectives import TDBatch, make_objective
@@ -45,6 +46,25 @@ def _batch(weights: bool, seed: int = 1) -> TDBatch:
     )
 
 
+def assert_kernel_matches_autograd(online, target, objective, batch: TDBatch, double: bool):
+    """The kernel's loss, |TD|, mean Q and every layer's gradient equal autograd's."""
+    reference = copy.deepcopy(online)
+    expected = objective.loss(reference, target, batch, double)
+    expected.loss.backward()
+
+    optimizer = FlatAdam(online, 1e-3, 1e-8, None)
+    assert fast_path_supported(online, objective, torch.device("cpu"))
+    kernel = MLPQKernel(online, target, objective, optimizer)
+    got = kernel.loss_and_grad(batch, double)
+
+    torch.testing.assert_close(got.loss, expected.loss.detach())
+    torch.testing.assert_close(got.td_abs, expected.td_abs)
+    torch.testing.assert_close(got.q_mean, expected.q_mean.detach())
+    for (grad_w, grad_b), ref in zip(kernel.grads, mlp_q_linears(reference), strict=True):
+        torch.testing.assert_close(grad_w, ref.weight.grad, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grad_b, ref.bias.grad, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("loss", ["huber", "mse"])
 @pytest.mark.parametrize("double", [False, True])
@@ -53,26 +73,7 @@ def test_kernel_gradient_equals_autograd(activation, loss, double, weights):
     online = _network(activation, obs_scale=2.0)
     target = _network(activation, obs_scale=2.0, seed=5).requires_grad_(False)
     objective = make_objective("scalar", _Params(loss))
-    batch = _batch(weights)
-
-    reference = copy.deepcopy(online)
-    expected = objective.loss(reference, target, batch, double)
-    expected.loss.backward()
-
-    optimizer = FlatAdam(online, 1e-3, 1e-8, None)
-    assert fast_path_supported(online, objective, torch.device("cpu"))
-    kernel = MLPQKernel(online, target, objective)
-    linears = [*online.torso.linears, online.head.out]
-    grads = [(optimizer.grad_view(m.weight), optimizer.grad_view(m.bias)) for m in linears]
-    got = kernel.loss_and_grad(batch, double, grads)
-
-    torch.testing.assert_close(got.loss, expected.loss.detach())
-    torch.testing.assert_close(got.td_abs, expected.td_abs)
-    torch.testing.assert_close(got.q_mean, expected.q_mean.detach())
-    ref_linears = [*reference.torso.linears, reference.head.out]
-    for (grad_w, grad_b), ref in zip(grads, ref_linears, strict=True):
-        torch.testing.assert_close(grad_w, ref.weight.grad, rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(grad_b, ref.bias.grad, rtol=1e-5, atol=1e-6)
+    assert_kernel_matches_autograd(online, target, objective, _batch(weights), double)
 
 
 def test_numpy_acting_tracks_the_live_parameters():
@@ -171,22 +172,4 @@ def test_c51_kernel_gradient_equals_autograd(double, weights):
         torso = MLP(6, MLPParams(hidden=[16, 8]), 1.0)
         nets.append(QNetwork(torso, make_head(8, 3, objective.atoms)))
     online, target = nets[0], nets[1].requires_grad_(False)
-    batch = _batch(weights)
-    reference = copy.deepcopy(online)
-    expected = objective.loss(reference, target, batch, double)
-    expected.loss.backward()
-
-    optimizer = FlatAdam(online, 1e-3, 1e-8, None)
-    assert fast_path_supported(online, objective, torch.device("cpu"))
-    kernel = MLPQKernel(online, target, objective)
-    linears = [*online.torso.linears, online.head.out]
-    grads = [(optimizer.grad_view(m.weight), optimizer.grad_view(m.bias)) for m in linears]
-    got = kernel.loss_and_grad(batch, double, grads)
-
-    torch.testing.assert_close(got.loss, expected.loss.detach())
-    torch.testing.assert_close(got.td_abs, expected.td_abs)
-    torch.testing.assert_close(got.q_mean, expected.q_mean.detach())
-    ref_linears = [*reference.torso.linears, reference.head.out]
-    for (grad_w, grad_b), ref in zip(grads, ref_linears, strict=True):
-        torch.testing.assert_close(grad_w, ref.weight.grad, rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(grad_b, ref.bias.grad, rtol=1e-5, atol=1e-6)
+    assert_kernel_matches_autograd(online, target, objective, _batch(weights), double)

@@ -119,19 +119,10 @@ class DQN(Algorithm):
         self.online = QNetwork(torso, head).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
+        fast = p.fast_path == "auto"
         self.actor: NumpyMLPActor | None = None  # fast CPU acting (any numpy-capable objective)
-        if p.fast_path == "auto" and numpy_actor_supported(
-            self.online, self.objective, self.device
-        ):
+        if fast and numpy_actor_supported(self.online, self.objective, self.device):
             self.actor = NumpyMLPActor(self.online)
-        self.kernel: MLPQKernel | None = None
-        if p.fast_path == "auto" and fast_path_supported(self.online, self.objective, self.device):
-            self.kernel = MLPQKernel(self.online, self.target, self.objective)
-            linears = [*self.online.torso.linears, self.online.head.out]
-            self.kernel_grads = [
-                (self.optimizer.grad_view(m.weight), self.optimizer.grad_view(m.bias))
-                for m in linears
-            ]
         decay = p.eps_decay_frames
         if p.eps_decay_fraction is not None:
             if ctx.budget_frames is None:
@@ -158,8 +149,10 @@ class DQN(Algorithm):
         self.curiosity = build_curiosity(
             ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, self.curiosity_default
         )
-        if self.curiosity is not None:
-            self.kernel = None  # the fast kernel knows only the plain TD loss
+        self.kernel: MLPQKernel | None = None  # autograd-free update; it knows no curiosity loss
+        supported = fast_path_supported(self.online, self.objective, self.device)
+        if fast and self.curiosity is None and supported:
+            self.kernel = MLPQKernel(self.online, self.target, self.objective, self.optimizer)
 
     curiosity_default = "none"  # algo=icm_dqn sets "icm"
 
@@ -188,10 +181,13 @@ class DQN(Algorithm):
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(array, device=self.device)
 
-    @torch.inference_mode()
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         if self.actor is not None and len(obs) <= FAST_ACT_MAX_BATCH:
             return self.objective.q_values_numpy(self.actor.head_outputs(obs)).argmax(axis=1)
+        return self._greedy_torch(obs)
+
+    @torch.inference_mode()
+    def _greedy_torch(self, obs: np.ndarray) -> np.ndarray:
         q = self.objective.q_values(self.online(self._tensor(obs)))
         return q.argmax(dim=1).cpu().numpy()
 
@@ -222,7 +218,7 @@ class DQN(Algorithm):
         batch = self.replay.sample(self.p.batch_size, self.rng, self.p.n_step, self.p.gamma)
         td, aux = self.to_td_batch(batch), None
         if self.kernel is not None:  # plain DQN on an MLP: autograd-free (never with curiosity)
-            out = self.kernel.loss_and_grad(td, self.p.double, self.kernel_grads)
+            out = self.kernel.loss_and_grad(td, self.p.double)
             self.optimizer.step_on_grad_buffer()  # clips to algo.max_grad_norm first
         else:
             if self.curiosity is not None:

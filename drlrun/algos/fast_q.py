@@ -4,10 +4,10 @@ With a 64-64 MLP and batch 64, one update is ~35 tiny tensor ops whose per-op an
 bookkeeping cost far exceeds the arithmetic. This kernel computes the same TD loss, gradient
 (hand-written backprop: a handful of matmuls) directly, and `NumpyMLPActor` picks greedy
 actions from numpy views of the weights (for any objective that maps head outputs to Q in numpy:
-DQN, C51, QR). It applies only where it is exact — the `scalar` objective (DQN / Double DQN, Huber or
-MSE, optional importance weights) and C51's categorical cross-entropy on an `mlp` torso without layer norm and a linear head — and
-`algo.fast_path=auto` falls back to the autograd path everywhere else. Tests compare its
-gradients with autograd's.
+DQN, C51, QR). The kernel applies only where it is exact — the plain `scalar` objective (DQN /
+Double DQN, Huber or MSE, optional importance weights) and C51's cross-entropy, on an `mlp` torso
+without layer norm and a linear head — and `algo.fast_path=auto` falls back to autograd
+everywhere else. Tests compare its gradients with autograd's.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from drlrun.algos.objectives import LossOutput, Objective, ScalarQ, TDBatch
+from drlrun.algos.optim import FlatAdam
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.mlp import MLP
 
@@ -42,37 +43,40 @@ def _activation_name(torso: MLP) -> str | None:
     return None
 
 
+def _plain_mlp_q(online: nn.Module, device: torch.device) -> bool:
+    """An MLP torso (no layer norm, relu/tanh) under a linear head, on the CPU."""
+    return (
+        device.type == "cpu"
+        and isinstance(online, QNetwork)
+        and isinstance(online.torso, MLP)
+        and online.torso.norms is None
+        and _activation_name(online.torso) is not None
+        and isinstance(online.head, LinearHead)
+    )
+
+
+def mlp_q_linears(net: QNetwork) -> list[nn.Linear]:
+    """The layers of a `_plain_mlp_q` network, input to output."""
+    return [*net.torso.linears, net.head.out]
+
+
 def fast_path_supported(online: nn.Module, objective: object, device: torch.device) -> bool:
     """True when `MLPQKernel` computes exactly what the autograd path would: the plain scalar
     objective (DQN / Double DQN) or C51's categorical one, on an MLP with a linear head."""
     from drlrun.algos.distributional import CategoricalQ  # it imports the DQN learner
 
     plain_scalar = type(objective) is ScalarQ and objective.is_plain()
-    if device.type != "cpu" or not (plain_scalar or type(objective) is CategoricalQ):
-        return False
-    if not isinstance(online, QNetwork) or not isinstance(online.torso, MLP):
-        return False
-    head = online.head
     return (
-        online.torso.norms is None
-        and _activation_name(online.torso) is not None
-        and isinstance(head, LinearHead)
-        and head.atoms == objective.atoms
+        (plain_scalar or type(objective) is CategoricalQ)
+        and _plain_mlp_q(online, device)
+        and online.head.atoms == objective.atoms
     )
 
 
 def numpy_actor_supported(online: nn.Module, objective: object, device: torch.device) -> bool:
     """True when `NumpyMLPActor` computes the network's head outputs exactly (up to float
     rounding) and the objective can turn them into Q-values in numpy."""
-    if device.type != "cpu" or not getattr(objective, "supports_numpy_q", False):
-        return False
-    if not isinstance(online, QNetwork) or not isinstance(online.torso, MLP):
-        return False
-    return (
-        online.torso.norms is None
-        and _activation_name(online.torso) is not None
-        and isinstance(online.head, LinearHead)
-    )
+    return getattr(objective, "supports_numpy_q", False) and _plain_mlp_q(online, device)
 
 
 class NumpyMLPActor:
@@ -87,8 +91,9 @@ class NumpyMLPActor:
         self.np_act = _NUMPY_ACTIVATIONS[name]
         self.obs_scale = np.float32(torso.obs_scale)
         self.actions, self.atoms = online.head.actions, online.head.atoms
-        linears = [*torso.linears, online.head.out]
-        self.layers = [(m.weight.detach().numpy(), m.bias.detach().numpy()) for m in linears]
+        self.layers = [
+            (m.weight.detach().numpy(), m.bias.detach().numpy()) for m in mlp_q_linears(online)
+        ]
 
     def head_outputs(self, obs: np.ndarray) -> np.ndarray:
         """(B, actions) or, with atoms, (B, actions, atoms) float32."""
@@ -112,17 +117,19 @@ class _Layer:
 
 
 def _layers(net: QNetwork) -> list[_Layer]:
-    linears = [*net.torso.linears, net.head.out]
-    return [_Layer(m.weight.detach(), m.weight.detach().t(), m.bias.detach()) for m in linears]
+    return [
+        _Layer(m.weight.detach(), m.weight.detach().t(), m.bias.detach())
+        for m in mlp_q_linears(net)
+    ]
 
 
 class MLPQKernel:
-    """The TD loss gradient of an MLP Q-network without autograd.
+    """The TD loss gradient of an MLP Q-network without autograd, written straight into
+    `optimizer`'s flat gradient buffer (then `optimizer.step_on_grad_buffer()` applies it)."""
 
-    `online`'s parameters must be views into `grad_target`'s flat layout (FlatAdam's), so the
-    gradient is written straight into one flat buffer that the optimiser steps on."""
-
-    def __init__(self, online: QNetwork, target: QNetwork, objective: Objective):
+    def __init__(
+        self, online: QNetwork, target: QNetwork, objective: Objective, optimizer: FlatAdam
+    ):
         from drlrun.algos.distributional import CategoricalQ  # it imports the DQN learner
 
         torso = online.torso
@@ -134,6 +141,10 @@ class MLPQKernel:
         self.huber = getattr(objective, "kind", "huber") != "mse"
         self.obs_scale = float(torso.obs_scale)
         self.online, self.target = _layers(online), _layers(target)
+        self.grads = [
+            (optimizer.grad_view(m.weight), optimizer.grad_view(m.bias))
+            for m in mlp_q_linears(online)
+        ]
 
     # --- learning -----------------------------------------------------------------------------
     def _forward(self, layers: list[_Layer], x: torch.Tensor) -> list[torch.Tensor]:
@@ -151,11 +162,8 @@ class MLPQKernel:
         x = obs.reshape(obs.shape[0], -1).float()
         return x / self.obs_scale if self.obs_scale != 1.0 else x
 
-    def loss_and_grad(
-        self, batch: TDBatch, double: bool, grads: list[tuple[torch.Tensor, torch.Tensor]]
-    ) -> LossOutput:
-        """The objective's loss for `batch`; its gradient is written into `grads`, one
-        (weight, bias) pair of flat-buffer views per layer of the online network."""
+    def loss_and_grad(self, batch: TDBatch, double: bool) -> LossOutput:
+        """The objective's loss for `batch`; its gradient goes into the optimiser's buffer."""
         x = self._inputs(batch.obs)
         acts = self._forward(self.online, x)
         if self.categorical is not None:
@@ -164,7 +172,7 @@ class MLPQKernel:
             out, grad_out = self._scalar_loss(acts[-1], batch, double)
         for i in range(len(self.online) - 1, -1, -1):
             layer_input = acts[i - 1] if i > 0 else x
-            grad_w, grad_b = grads[i]
+            grad_w, grad_b = self.grads[i]
             torch.mm(grad_out.t(), layer_input, out=grad_w)
             torch.sum(grad_out, dim=0, out=grad_b)
             if i > 0:
@@ -209,8 +217,7 @@ class MLPQKernel:
         (CategoricalQ.loss): softmax(logits_a) * sum(m) - m on the taken action's row."""
         objective = self.categorical
         size, atoms = logits_flat.shape[0], objective.atoms
-        with torch.no_grad():
-            m = objective.target_distribution(self.online_net, self.target_net, batch, double)
+        m = objective.target_distribution(self.online_net, self.target_net, batch, double)
         logits = logits_flat.view(size, -1, atoms)
         index = batch.actions.view(-1, 1, 1).expand(-1, 1, atoms)
         log_p = logits.gather(1, index).squeeze(1).log_softmax(dim=-1)
