@@ -17,6 +17,9 @@ from drlrun.envs.minigrid import DoorKeyParams, make_doorkey  # noqa: E402
 from drlrun.viz.attention import AGENT_CELL, node_map, node_of, view_cell  # noqa: E402
 from tests.conftest import compose  # noqa: E402
 
+# seed 0 of ch10_doorkey_fixed: see the preset for the measured curves
+DOORKEY_BUDGET = 30_000
+
 
 def test_view_is_indexed_x_then_y_and_nodes_map_back():
     """obs[:, x, y] is view cell (x, y): the key sits where MiniGrid's get_view_coords says,
@@ -193,3 +196,44 @@ def test_ch10_presets_set_the_book_and_the_fixes():
     assert (book.env.max_steps, book.env.step_reward, book.algo.buffer_size) == (400, -0.01, 9000)
     assert (book.algo.eps_start, book.algo.eps_end, book.algo.lr) == (0.5, 0.5, 5e-4)
     assert book.algo.positive_copies == 50 and book.budget.frames == 50_000
+
+
+def _random_policy(episodes: int, max_steps: int, seed: int = 0) -> tuple[float, float]:
+    """(success rate, mean length) of uniform random play over the book's 5 actions."""
+    env = make_doorkey(DoorKeyParams(max_steps=max_steps), eval_mode=True)
+    rng = np.random.default_rng(seed)
+    successes, lengths = 0.0, []
+    for episode in range(episodes):
+        env.reset(seed=10_000 + episode)
+        for step in range(1, max_steps + 1):
+            _, _, terminated, truncated, info = env.step(int(rng.integers(5)))
+            if terminated or truncated:
+                successes += info["success"]
+                lengths.append(step)
+                break
+    return successes / episodes, float(np.mean(lengths))
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_relational_dqn_beats_random_play_on_doorkey(tmp_path):
+    """ch10_doorkey_fixed (relational Double DQN) solves DoorKey-5x5 on a fixed seed within a
+    CI budget, where random play succeeds about half the time and takes ~300 steps."""
+    from tests.conftest import run_config
+
+    random_success, random_length = _random_policy(episodes=50, max_steps=400)
+    assert 0.3 < random_success < 0.7 and random_length > 250
+    summary, _ = run_config(
+        [
+            "+experiment=ch10_doorkey_fixed",
+            "seed=0",
+            f"budget.frames={DOORKEY_BUDGET}",
+            "eval.every=0",
+            "eval.episodes=30",
+            "checkpoint.every=0",
+            "device=cpu",
+        ],
+        tmp_path / "doorkey",
+    )
+    assert summary["success_rate"] >= 0.9, summary
+    assert summary["episode_length_mean"] <= 80, summary

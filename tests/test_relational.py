@@ -113,3 +113,35 @@ def test_readouts(readout: str, features: int):
     nodes = torso.attend(obs)
     if readout == "flatten":  # node x * 7 + y keeps its place: features [i*64:(i+1)*64]
         torch.testing.assert_close(out[:, 27 * 64 : 28 * 64], nodes[:, 27])
+
+
+def test_residual_block_keeps_each_node_and_stays_equivariant():
+    """block=residual (Zambaldi et al.): with attention forced uniform, the book block gives every
+    node the same output, the residual block keeps each node's own embedding; node order is
+    still only permuted (coordinates off, per-node norm)."""
+    torch.manual_seed(3)
+    obs = torch.randint(0, 6, (2, 3, 7, 7), dtype=torch.uint8)
+    outputs = {}
+    for block in ("book", "residual"):
+        torso = RelationalTorso(
+            (3, 7, 7), params("doorkey", block=block, norm="none", coords=False), 1.0, (11, 6, 3)
+        )
+        with torch.no_grad():  # zero queries and keys: every attention row is uniform
+            for proj in (torso.attention.q_proj, torso.attention.k_proj):
+                proj.weight.zero_()
+                proj.bias.zero_()
+            outputs[block] = torso.attend(obs)
+    assert outputs["book"].std(dim=1).max().item() < 1e-5  # all nodes identical
+    assert outputs["residual"].std(dim=1).mean().item() > 1e-2
+
+    torso = RelationalTorso(
+        (3, 7, 7),
+        params("doorkey", block="residual", norm="feature", coords=False),
+        1.0,
+        (11, 6, 3),
+    )
+    perm = torch.randperm(49)
+    flat = obs.flatten(2)
+    shuffled = flat[:, :, perm].view_as(obs)
+    with torch.no_grad():
+        torch.testing.assert_close(torso.attend(shuffled), torso.attend(obs)[:, perm])

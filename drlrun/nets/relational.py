@@ -3,7 +3,8 @@
 convs -> one node per feature-map cell with its (row, col) coordinates appended -> multi-head
 attention (`dot`: scaled dot-product; `additive`: pairwise Bahdanau scores; `book_additive`:
 the book's per-node scores, kept only for fidelity) -> head merge -> ReLU -> norm -> max-pool
-over nodes (or `readout=flatten`). Node i is feature-map cell (i // W, i % W); for MiniGrid (C, X, Y) observations
+over nodes (or `readout=flatten`); `block=residual` adds Zambaldi et al.'s residual and
+feed-forward. Node i is feature-map cell (i // W, i % W); for MiniGrid (C, X, Y) observations
 that is view cell x = i // 7, y = i % 7 (see `drlrun.viz.attention`). The last forward's
 attention weights are kept in `att_map` (batch, heads, nodes, nodes) for plotting.
 """
@@ -58,6 +59,10 @@ class RelationalParams:
     # auto: one-hot for symbolic grids (MiniGrid), else divide by the env's scale;
     # max: divide each observation by its own max (the book's DoorKey preprocessing, bug 5)
     encoding: Encoding = "auto"
+    # book: attention -> merge -> ReLU -> norm (Listing 10.7; a node keeps its own identity only
+    # through the weight it gives itself). residual: Zambaldi et al.'s block -- nodes embedded to
+    # node_size, x + merge(attention(x)), then x + MLP(x), each followed by the norm.
+    block: Literal["book", "residual"] = "book"
 
 
 class SelfAttention(nn.Module):
@@ -87,7 +92,7 @@ class SelfAttention(nn.Module):
         q = self.q_norm(rearrange(self.q_proj(x), split, head=self.heads))
         v = self.v_norm(rearrange(self.v_proj(x), split, head=self.heads))
         if self.kind == "dot":
-            scores = torch.einsum("bhid,bhjd->bhij", q, k) / self.d**0.5
+            scores = torch.einsum("bhid,bhjd->bhij", q * self.d**-0.5, k)  # scale the smaller
         elif self.kind == "additive":  # score(i, j) = w . elu(W_q q_i + W_k k_j)
             hidden = F.elu(self.q_lin(q).unsqueeze(3) + self.k_lin(k).unsqueeze(2))
             scores = self.a_lin(hidden).squeeze(-1)
@@ -142,6 +147,15 @@ class RelationalTorso(Torso):
         cols = torch.arange(width).float().view(1, -1).expand(height, width) / width
         self.register_buffer("coords", torch.stack([rows, cols]), persistent=False)
         features = channels + (2 if p.coords else 0)
+        self.embed: nn.Module = nn.Identity()
+        self.feed_forward: nn.Module | None = None
+        if p.block == "residual":
+            self.embed = nn.Linear(features, p.node_size)
+            features = p.node_size
+            self.mid_norm = _norm(p.norm, (self.nodes, p.node_size))
+            self.feed_forward = nn.Sequential(
+                nn.Linear(p.node_size, p.node_size), nn.ReLU(), nn.Linear(p.node_size, p.node_size)
+            )
         self.attention = SelfAttention(features, self.nodes, p)
         self.merge = nn.Linear(p.heads * p.node_size, p.node_size)
         self.out_norm = _norm(p.norm, (self.nodes, p.node_size), affine=False)
@@ -170,9 +184,13 @@ class RelationalTorso(Torso):
 
     def attend(self, obs: torch.Tensor) -> torch.Tensor:
         """Per-node outputs (batch, nodes, node_size) before pooling (permutation-equivariant)."""
-        merged, att = self.attention(self.nodes_of(obs))
+        x = self.embed(self.nodes_of(obs))
+        merged, att = self.attention(x)
         self.att_map = att.detach()
-        return self.out_norm(torch.relu(self.merge(merged)))
+        if self.feed_forward is None:
+            return self.out_norm(torch.relu(self.merge(merged)))
+        x = self.mid_norm(x + self.merge(merged))
+        return self.out_norm(torch.relu(x + self.feed_forward(x)))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         nodes = self.attend(obs)
