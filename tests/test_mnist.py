@@ -93,3 +93,6 @@ def test_mnist_presets_compose():
     assert rel.net.name == "relational" and cnn.net.name == "mnist_cnn"
     assert rel.env.root == str(DATA) and rel.budget.iterations == 1000
     assert (rel.algo.batch_size, rel.algo.lr) == (300, 1e-3)
+    # a --multirun over both presets composes the root config with data.root before any preset
+    # picks env=mnist_transformed: the key must exist at the top level
+    assert compose(f"data.root={DATA}").data.root == str(DATA)
