@@ -62,6 +62,7 @@ class RelationalParams:
     # book: attention -> merge -> ReLU -> norm (Listing 10.7; a node keeps its own identity only
     # through the weight it gives itself). residual: Zambaldi et al.'s block -- nodes embedded to
     # node_size, x + merge(attention(x)), then x + MLP(x), each followed by the norm.
+    # net/relational.yaml defaults to residual (DQN on DoorKey does not learn with book).
     block: Literal["book", "residual"] = "book"
 
 
