@@ -198,20 +198,18 @@ def test_ch10_presets_set_the_book_and_the_fixes():
     assert book.algo.positive_copies == 50 and book.budget.frames == 50_000
 
 
-def _random_policy(episodes: int, max_steps: int, seed: int = 0) -> tuple[float, float]:
-    """(success rate, mean length) of uniform random play over the book's 5 actions."""
-    env = make_doorkey(DoorKeyParams(max_steps=max_steps), eval_mode=True)
-    rng = np.random.default_rng(seed)
-    successes, lengths = 0.0, []
-    for episode in range(episodes):
-        env.reset(seed=10_000 + episode)
-        for step in range(1, max_steps + 1):
-            _, _, terminated, truncated, info = env.step(int(rng.integers(5)))
-            if terminated or truncated:
-                successes += info["success"]
-                lengths.append(step)
-                break
-    return successes / episodes, float(np.mean(lengths))
+def _random_play(episodes: int, max_steps: int) -> dict[str, float]:
+    """Uniform random play over the book's 5 actions, through the evaluation the agent gets."""
+    from drlrun import registry
+    from drlrun.algos.base import run_episodes
+
+    registry.load_builtins_and_plugins()
+    factory = registry.build("env", compose("env=doorkey", f"env.max_steps={max_steps}").env)
+    env = factory.make_eval()
+    try:
+        return run_episodes(env, lambda obs, rng: rng.integers(5, size=len(obs)), episodes, 0)
+    finally:
+        env.close()
 
 
 @pytest.mark.slow
@@ -221,8 +219,8 @@ def test_relational_dqn_beats_random_play_on_doorkey(tmp_path):
     CI budget, where random play succeeds about half the time and takes ~300 steps."""
     from tests.conftest import run_config
 
-    random_success, random_length = _random_policy(episodes=50, max_steps=400)
-    assert 0.3 < random_success < 0.7 and random_length > 250
+    random = _random_play(episodes=50, max_steps=400)
+    assert 0.3 < random["success_rate"] < 0.7 and random["episode_length_mean"] > 250
     summary, _ = run_config(
         [
             "+experiment=ch10_doorkey_fixed",
