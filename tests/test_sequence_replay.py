@@ -38,19 +38,21 @@ def filled_replay(num_envs: int = 2, episodes: int = 12, seed: int = 0) -> Seque
     return replay
 
 
+@pytest.mark.parametrize("aligned", [False, True])
 @pytest.mark.parametrize("burn_in,seq_len,n_step", [(0, 4, 1), (3, 4, 3), (5, 2, 2)])
-def test_windows_never_cross_episode_boundaries_unmasked(burn_in, seq_len, n_step):
+def test_windows_never_cross_episode_boundaries_unmasked(burn_in, seq_len, n_step, aligned):
     replay, gamma = filled_replay(), 0.9
     assert len(replay.episodes) == 12 and replay.steps == sum(
         len(e.actions) for e in replay.episodes
     )
-    batch = replay.sample(256, np.random.default_rng(1), seq_len, burn_in, n_step, gamma)
+    batch = replay.sample(256, np.random.default_rng(1), seq_len, burn_in, n_step, gamma, aligned)
     for b in range(256):
         window, first = batch.obs[b], batch.first[b]
         ep_id = window[burn_in, 0]
         ep = next(e for e in replay.episodes if e.obs[0, 0] == ep_id)
         length = len(ep.actions)
         s = int(window[burn_in, 1])  # the first loss step's time
+        assert not aligned or s % seq_len == 0
         assert first == max(0, burn_in - s)
         assert (window[:first] == 0).all()  # left padding before the episode
         real = window[first:]
@@ -70,6 +72,18 @@ def test_windows_never_cross_episode_boundaries_unmasked(burn_in, seq_len, n_ste
             assert window[burn_in + batch.boot[b, j], 1] == end  # bootstrap obs: same episode
             terminal = end == length and ep.terminated
             assert batch.discounts[b, j] == pytest.approx(0.0 if terminal else gamma ** (end - t))
+
+
+def test_aligned_windows_train_short_episodes_whole():
+    """With seq_len >= every episode's length, each aligned window is one whole episode."""
+    replay = filled_replay()
+    longest = max(len(e.actions) for e in replay.episodes)
+    batch = replay.sample(64, np.random.default_rng(0), longest, 2, 1, 0.9, aligned=True)
+    starts = batch.obs[:, 2, 1]  # the time of each window's first loss step
+    assert (starts == 0).all() and (batch.first == 2).all()
+    for b in range(64):
+        ep = next(e for e in replay.episodes if e.obs[0, 0] == batch.obs[b, 2, 0])
+        assert batch.mask[b].sum() == len(ep.actions)
 
 
 def test_replay_state_round_trip_and_eviction():

@@ -91,6 +91,7 @@ class DQNParams:
     # sequence replay for recurrent/attention torsos (net=lstm|transformer|memory; sequence_dqn.py)
     seq_len: int = 16
     burn_in: int = 8
+    seq_start: Literal["uniform", "aligned"] = "uniform"  # aligned: segments from episode start
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")

@@ -106,7 +106,15 @@ class SequenceDQN(DQN):
     # --- learning ---------------------------------------------------------------------------
     def sample(self) -> SequenceBatch:
         p = self.p
-        return self.replay.sample(p.batch_size, self.rng, p.seq_len, p.burn_in, p.n_step, p.gamma)
+        return self.replay.sample(
+            p.batch_size,
+            self.rng,
+            p.seq_len,
+            p.burn_in,
+            p.n_step,
+            p.gamma,
+            aligned=p.seq_start == "aligned",
+        )
 
     def sequence_loss(self, batch: SequenceBatch):
         """The objective's loss over the real loss positions of a batch of windows."""

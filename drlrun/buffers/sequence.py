@@ -6,6 +6,8 @@ positions are the `seq_len` steps from a uniformly drawn start `s`; the burn-in 
 loss). Windows never leave their episode: burn-in before the episode start is left padding
 (`first` tells the learner where the episode's first real observation is, and the state is reset
 there) and steps after the episode end are right padding with `mask` False.
+`aligned=True` snaps `s` down to a multiple of L from the episode start (DRQN's sequential
+segments): an episode no longer than L trains whole, so the loss reaches its first step.
 """
 
 from __future__ import annotations
@@ -100,8 +102,10 @@ class SequenceReplay:
         burn_in: int,
         n_step: int = 1,
         gamma: float = 0.99,
+        aligned: bool = False,
     ) -> SequenceBatch:
-        """Windows whose start is uniform over stored steps (episodes drawn by length)."""
+        """Windows whose start is uniform over stored steps (episodes drawn by length), or with
+        `aligned` the start of the length-`seq_len` segment holding that step."""
         if self._cum is None:
             self._cum = np.cumsum([len(e.actions) for e in self.episodes])
         picks = np.searchsorted(self._cum, rng.integers(0, self._cum[-1], size=batch_size), "right")
@@ -118,6 +122,8 @@ class SequenceReplay:
             ep = self.episodes[k]
             length = len(ep.actions)
             s = int(rng.integers(0, length))
+            if aligned:
+                s -= s % seq_len
             t0 = s - burn_in  # time of window position 0 (negative: left padding)
             lo, hi = max(t0, 0), min(t0 + width, length + 1)
             obs[b, lo - t0 : hi - t0] = ep.obs[lo:hi]
