@@ -80,6 +80,20 @@ def find_checkpoint(
 IDENTITY_KEYS = ("algo", "net", "env", "seed", "fidelity")
 
 
+def _differences(saved: Any, now: Any, path: str) -> list[str]:
+    """Dotted paths where `now` changes `saved`. Keys `saved` lacks are options added since
+    the run was written; such an option's default keeps the old behaviour, so they match."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return [
+            d
+            for key, value in saved.items()
+            for d in (
+                _differences(value, now[key], f"{path}.{key}") if key in now else [f"{path}.{key}"]
+            )
+        ]
+    return [] if saved == now else [path]
+
+
 def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
     """Refuse to continue `run_dir` under a config that computes something else (e.g. a changed
     sweep whose job numbers now point at other jobs)."""
@@ -89,11 +103,11 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
     saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
     now = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(saved, dict) and isinstance(now, dict)
-    differ = [k for k in IDENTITY_KEYS if saved.get(k) != now.get(k)]
+    differ = [d for k in IDENTITY_KEYS for d in _differences(saved.get(k), now.get(k), k)]
     if differ:
         raise DrlrunError(
-            f"resume: {run_dir} was run with other {', '.join(differ)} settings; resume with the "
-            "same overrides, or pass resume=false / another hydra.sweep.dir"
+            f"resume: {run_dir} was run with other settings ({', '.join(differ)}); resume with "
+            "the same overrides, or pass resume=false / another hydra.sweep.dir"
         )
 
 

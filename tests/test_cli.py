@@ -186,3 +186,18 @@ def test_drlrun_eval_reports_and_records_video(cli) -> None:
     result = json.loads(out.stdout[out.stdout.index("{") :])
     assert result["eval_episodes"] == 2 and result["eval_return_mean"] > 0
     assert Path(cli.cwd, result["video"]).stat().st_size > 1000
+
+
+def test_resume_accepts_options_added_since_the_run_and_names_changed_ones(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from drlrun.errors import DrlrunError
+    from drlrun.resume import check_same_run
+
+    saved = {"algo": {"lr": 1e-3, "gamma": 0.99}, "env": {"id": "CartPole-v1"}, "seed": 0}
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(saved))
+    newer = {**saved, "algo": {**saved["algo"], "seq_start": "uniform"}}  # a key added later
+    check_same_run(tmp_path, OmegaConf.create(newer))
+    changed = {**saved, "algo": {"lr": 5e-4, "gamma": 0.99}, "seed": 1}
+    with pytest.raises(DrlrunError, match=r"\(algo\.lr, seed\)"):
+        check_same_run(tmp_path, OmegaConf.create(changed))
