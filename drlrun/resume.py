@@ -83,15 +83,13 @@ IDENTITY_KEYS = ("algo", "net", "env", "seed", "fidelity")
 def _differences(saved: Any, now: Any, path: str) -> list[str]:
     """Dotted paths where `now` changes `saved`. Keys `saved` lacks are options added since
     the run was written; such an option's default keeps the old behaviour, so they match."""
-    if isinstance(saved, dict) and isinstance(now, dict):
-        return [
-            d
-            for key, value in saved.items()
-            for d in (
-                _differences(value, now[key], f"{path}.{key}") if key in now else [f"{path}.{key}"]
-            )
-        ]
-    return [] if saved == now else [path]
+    if not (isinstance(saved, dict) and isinstance(now, dict)):
+        return [] if saved == now else [path]
+    found: list[str] = []
+    for key, value in saved.items():
+        where = f"{path}.{key}"
+        found += _differences(value, now[key], where) if key in now else [where]
+    return found
 
 
 def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
