@@ -114,6 +114,44 @@ def test_swapped_battles_are_scored_from_the_evaluated_team():
     assert out["surviving_hp"] == 0.5 and out["battle_length"] == 40.0
 
 
+def test_each_side_is_played_by_the_network_trained_on_it(tmp_path):
+    """Views are not mirrored (team 0 sees enemies to the right, team 1 to the left): a run's
+    policy on the second side is its second team's network, also when loaded as an opponent."""
+    from drlrun import checkpoint
+    from drlrun.algos.mfq import load_opponent
+    from drlrun.session import build
+    from tests.conftest import compose
+
+    built = build(compose("+experiment=ch9_magent_fixed", "env.max_steps=5"), None, device="cpu")
+    algo = built.algo
+    mine = algo.controller()
+    assert [n is learner.net for n, learner in zip(mine.nets, algo.learners, strict=True)] == [
+        True,
+        True,
+    ]
+    assert mine.plays(1) and not mine.plays(2)
+    path = checkpoint.save({"algo": algo.state_dict()}, tmp_path, 0, keep=1)
+    loaded = load_opponent(str(path), 0.0)
+    for net, learner in zip(loaded.nets, algo.learners, strict=True):
+        for a, b in zip(net.parameters(), learner.net.parameters(), strict=True):
+            assert torch.equal(a, b)
+    summary = algo.evaluate(4, seed=0)
+    assert summary["battles_first_side"] == summary["battles_second_side"] == 2
+    algo.close()
+    book = build(compose("+experiment=ch9_magent_book", "env.max_steps=5"), None, device="cpu")
+    assert all(n is book.algo.learners[0].net for n in book.algo.controller().nets)  # bug 2
+    book.algo.close()
+
+
+def test_a_one_sided_run_plays_its_side_only_and_is_refused_as_an_opponent(tmp_path):
+    short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
+    summary, _ = run_config([*short, "algo.train_opponent=random", "eval.episodes=2"],
+                            tmp_path / "one")  # fmt: skip
+    assert summary["battles_first_side"] == 2 and summary["battles_second_side"] == 0
+    with pytest.raises(DrlrunError, match="first side only.*train_opponent=learn"):
+        run_config([*short, f"eval.opponent=checkpoint:{tmp_path / 'one'}"], tmp_path / "two")
+
+
 def test_checkpoint_opponent_from_another_run(tmp_path):
     short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
     run_config([*short, "algo.interaction=none", "eval.episodes=0"], tmp_path / "iq")
@@ -131,3 +169,28 @@ def test_minimap_frame_puts_team_0_on_the_left_in_red():
     frame = env.render()[::8, ::8]  # one pixel per cell
     assert tuple(frame[11, 6]) == (214, 39, 40) and tuple(frame[11, 16]) == (31, 119, 180)
     env.close()
+
+
+def test_round_robin_script_plays_every_pairing(tmp_path, monkeypatch, capsys):
+    import csv
+    import runpy
+
+    from omegaconf import OmegaConf
+
+    from tests.conftest import compose
+
+    short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
+    for name in ("a0", "a1", "b0"):
+        overrides = [*short, "eval.episodes=0", f"seed={name[1]}"]
+        run_config(overrides, tmp_path / name)
+        OmegaConf.save(compose(*overrides), tmp_path / name / "config.yaml", resolve=True)
+    out = tmp_path / "rr.csv"
+    argv = ["rr", str(tmp_path / "a0"), str(tmp_path / "a1"), "vs", str(tmp_path / "b0"),
+            "episodes=2", f"out={out}"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    runpy.run_path("scripts/battle_round_robin.py", run_name="__main__")
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["a"][-2:], r["b"][-2:]) for r in rows] == [("a0", "b0"), ("a1", "b0")]
+    for r in rows:
+        assert float(r["win_rate"]) + float(r["draw_rate"]) + float(r["loss_rate"]) == 1.0
+    assert "2 pairings x 2 battles" in capsys.readouterr().out

@@ -99,7 +99,7 @@ class MeanFieldAC(MultiAgentQ):
         return learner.actor, 1.0  # type: ignore[attr-defined]
 
     def export(self) -> dict[str, Any]:
-        return {**self.learners[0].export(), "temperature": 1.0}
+        return {**super().export(), "temperature": 1.0}
 
 
 @register("algo", "mfac")

@@ -71,7 +71,7 @@ class MFQParams:
     steps_per_iteration: int | None = 1  # null: one whole episode per train_step
     eval_steps: int = 75  # grid games: steps per evaluation episode (battles end themselves)
     opponent: str = "random"  # eval.opponent: random | self | checkpoint:<path>
-    eval_swap_sides: bool = True  # battles: the evaluated team plays every other battle as team 2
+    eval_swap_sides: bool = True  # battles: every other battle is played from the second side
 
     def __post_init__(self) -> None:
         if self.num_iter < 0 or self.temperature < 0 or not 0 <= self.gamma <= 1:
@@ -190,28 +190,38 @@ class Learner:
 
 
 class QController:
-    """Plays a team with a Q network (own, mirrored or loaded from a checkpoint)."""
+    """Plays a run's policy: on each side the network that run trained on that side.
 
-    def __init__(self, spec: PolicySpec, net: TeamQNet, temperature: float):
-        self.spec, self.net, self.temperature = spec, net, temperature
+    A battle view is egocentric but not mirrored (team 0 sees its enemies to the right, team 1
+    to the left), so a network only knows the side it learned on; `nets[side]` is that network,
+    and a run that trained one side (train_opponent=random) can play only that side."""
+
+    def __init__(self, spec: PolicySpec, nets: list[TeamQNet], temperature: float):
+        self.spec, self.nets, self.temperature = spec, nets, temperature
+
+    def plays(self, side: int) -> bool:
+        return side < len(self.nets)
 
     def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
-        group = None if self.net.groups == 1 else torch.arange(len(obs))
-        return infer_actions(
-            self.spec, self.net, env, team, obs, prev, self.temperature, rng, group
-        )[0]
+        net = self.nets[team]
+        group = None if net.groups == 1 else torch.arange(len(obs))
+        return infer_actions(self.spec, net, env, team, obs, prev, self.temperature, rng, group)[0]
 
 
 class RandomController:
     def __init__(self, n_actions: int):
         self.n_actions = n_actions
 
+    def plays(self, side: int) -> bool:
+        return True
+
     def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
         return rng.integers(0, self.n_actions, size=len(obs))
 
 
 def load_opponent(path: str, temperature: float) -> QController:
-    """Team 1 of evaluation battles from another run's checkpoint (its first team's network)."""
+    """The opponent of evaluation battles from another run's checkpoint: its per-side networks
+    (checkpoints written before those were exported hold the first side's only)."""
     file = Path(path)
     if file.is_dir():
         found = checkpoint.latest(file / "checkpoints") or checkpoint.latest(file)
@@ -223,10 +233,12 @@ def load_opponent(path: str, temperature: float) -> QController:
         export = state["algo"]["export"]
     except KeyError:
         raise DrlrunError(f"eval.opponent: {file} is not a multi-agent Q checkpoint") from None
-    net = TeamQNet(**export["net_args"])
-    net.load_state_dict(export["net"])
+    nets = []
+    for weights in export.get("side_nets", [export["net"]]):
+        nets.append(TeamQNet(**export["net_args"]))
+        nets[-1].load_state_dict(weights)
     fixed = export.get("temperature")  # actor-critic policies sample their own softmax (T = 1)
-    return QController(PolicySpec(**export["spec"]), net, temperature if fixed is None else fixed)
+    return QController(PolicySpec(**export["spec"]), nets, temperature if fixed is None else fixed)
 
 
 class MultiAgentQ(Algorithm):
@@ -306,6 +318,13 @@ class MultiAgentQ(Algorithm):
     def policy(self, learner: Learner, evaluation: bool = False) -> tuple[TeamQNet, float]:
         """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q)."""
         return learner.net, self.eval_temperature if evaluation else self.temperature
+
+    def controller(self) -> QController:
+        """This run's evaluation policy, one network per side it trained."""
+        sides = [self._net_for_team(t) for t in range(len(self.env.teams))]
+        trained = [learner for learner in sides if learner is not None]
+        nets = [self.policy(learner, evaluation=True)[0] for learner in trained]
+        return QController(self.spec, nets, self.eval_temperature)
 
     def _net_for_team(self, team: int) -> Learner | None:
         if team == 1 and self.p.book_team2_uses_team1_net:
@@ -410,8 +429,8 @@ class MultiAgentQ(Algorithm):
         kind, path = parse_opponent(self.p.opponent)
         if kind == "random":
             return RandomController(self.spec.n_actions)
-        if kind == "self":
-            return QController(self.spec, *self.policy(self.learners[0], evaluation=True))
+        if kind == "self":  # the run's own other side, as in training
+            return self.controller()
         return load_opponent(str(path), self.eval_temperature)
 
     def evaluate(
@@ -421,13 +440,20 @@ class MultiAgentQ(Algorithm):
             self.eval_env = self.factory.make(True, recorder is not None)
         env = self.eval_env
         rng = np.random.default_rng(seed)
-        me = QController(self.spec, *self.policy(self.learners[0], evaluation=True))
+        me = self.controller()
         others = self._opponent() if len(self.env.teams) > 1 else None
+        # battles: every other one is played from the second side (when this run trained it),
+        # so a result is not one side's advantage
+        swap = others is not None and self.p.eval_swap_sides and me.plays(1) and others.plays(0)
+        if others is not None and not others.plays(1):
+            raise DrlrunError(
+                f"eval.opponent={self.p.opponent} has a network for the first side only (a run "
+                "with algo.train_opponent=random, or a checkpoint saved before per-side networks "
+                "were); use a run trained with algo.train_opponent=learn"
+            )
         returns, infos = [], []
         for i in range(episodes):
-            # battles: every other one the evaluated policy plays the second team (MAgent
-            # resolves the first team's attacks first, which wins mirror matches)
-            mine = 1 if others is not None and self.p.eval_swap_sides and i % 2 else 0
+            mine = 1 if swap and i % 2 else 0
             obs = env.reset(seed + i)
             prev = [env.initial_actions(t, rng) for t in range(len(obs))]
             ret, info, length = 0.0, {}, 0
@@ -446,7 +472,8 @@ class MultiAgentQ(Algorithm):
                 obs = [st.obs[st.alive] for st in steps]
                 prev = [a[st.alive] for a, st in zip(acts, steps, strict=True)]
             returns.append(ret)
-            infos.append({**(swap_outcome(info) if mine else info), "length": float(length)})
+            seen = swap_outcome(info) if mine else info
+            infos.append({**seen, "length": float(length), "second_side": float(mine)})
         r = np.array(returns)
         out = {
             "eval_return_mean": float(r.mean()) if len(r) else 0.0,
@@ -477,6 +504,11 @@ class MultiAgentQ(Algorithm):
                 out[plural] = count
             for key in ("kills", "deaths", "surviving_hp", "opponent_hp", "battle_length"):
                 out[f"{key}_mean"] = float(np.mean([x[key] for x in infos]))
+            for side, name in ((0.0, "first"), (1.0, "second")):  # per side: does a side decide?
+                played = [x for x in infos if x["second_side"] == side]
+                out[f"battles_{name}_side"] = float(len(played))
+                if played:
+                    out[f"win_rate_{name}_side"] = float(np.mean([x["win"] for x in played]))
         return out
 
     # --- state, plots -----------------------------------------------------------------------------
@@ -502,8 +534,11 @@ class MultiAgentQ(Algorithm):
         }
 
     def export(self) -> dict[str, Any]:
-        """Team 0's policy for `eval.opponent=checkpoint:<path>` in another run."""
-        return {**self.learners[0].export(), "temperature": None}
+        """This run's policy for `eval.opponent=checkpoint:<path>` in another run: the first
+        side's network (`net`) and every trained side's (`side_nets`)."""
+        nets = [self._net_for_team(t) for t in range(len(self.env.teams))]
+        sides = [learner.export()["net"] for learner in nets if learner is not None]
+        return {**self.learners[0].export(), "side_nets": sides, "temperature": None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for learner, s in zip(self.learners, state["learners"], strict=True):
