@@ -59,6 +59,25 @@ def test_joint_action_outer_product_index_13():
     np.testing.assert_array_equal(g.joint_index(0, g.spins()), [1, 1, 3, 2, 2])  # (left, right)
 
 
+@pytest.mark.parametrize("stored", ["chosen", "taken"])
+def test_replay_stores_the_mean_field_of_the_taken_actions_when_asked(stored):
+    """MF-Q paper, Algorithm 1: the stored mean action is that of the actions then played; the
+    book stores the one the action was chosen under (the last refinement pass)."""
+    from drlrun.session import build
+
+    overrides = [
+        "+experiment=ch9_ising2d_fixed",
+        "env.temperature=5",
+        f"algo.replay_features={stored}",
+    ]
+    algo = build(compose(*overrides), None, device="cpu").algo
+    algo._env_step()  # hot: most sampled spins differ from the refinement pass before
+    data, n = algo.learners[0].replay.data, algo.learners[0].replay.size
+    taken = algo.env.mean_field(0, data["action"][:n])
+    assert np.array_equal(data["x"][:n], taken) == (stored == "taken")
+    algo.close()
+
+
 def test_target_indexing_writes_only_the_taken_action_per_row():
     q = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     actions, y = torch.tensor([0, 1, 0]), torch.tensor([10.0, 20.0, 30.0])
@@ -178,3 +197,5 @@ def test_mfac_trains_its_actor_on_the_ising_grid(tmp_path):
     assert 0.0 <= summary["magnetization"] <= 1.0 and algo.updates > 0
     assert algo.policy(algo.learners[0])[1] == 1.0  # samples the actor's own softmax
     assert algo.export()["temperature"] == 1.0
+    mine = algo.controller()  # evaluation plays the actor at T = 1, not the critic's temperature
+    assert mine.temperature == 1.0 and mine.nets[0] is algo.learners[0].actor

@@ -48,6 +48,10 @@ class MFQParams:
     activation: Literal["elu", "relu", "tanh"] = "elu"
     share_params: bool = True  # false: one network per agent (book 1D Ising)
     num_iter: int = 3  # refinement passes before acting
+    # the neighbours' actions a replay row stores: those the agent's action was chosen under
+    # (book infer_acts: the last refinement pass) or those the neighbours then took (MF-Q paper,
+    # Algorithm 1: Q(s, a, mean action) is fitted on the mean of the actions actually played)
+    replay_features: Literal["chosen", "taken"] = "chosen"
     temperature: float = 0.5  # Boltzmann temperature while training (env.temperature overrides)
     temperature_end: float | None = None  # anneal linearly to this over temperature_decay_frames
     temperature_decay_frames: int = 0
@@ -323,8 +327,8 @@ class MultiAgentQ(Algorithm):
         """This run's evaluation policy, one network per side it trained."""
         sides = [self._net_for_team(t) for t in range(len(self.env.teams))]
         trained = [learner for learner in sides if learner is not None]
-        nets = [self.policy(learner, evaluation=True)[0] for learner in trained]
-        return QController(self.spec, nets, self.eval_temperature)
+        policies = [self.policy(learner, evaluation=True) for learner in trained]
+        return QController(self.spec, [net for net, _ in policies], policies[0][1])
 
     def _net_for_team(self, team: int) -> Learner | None:
         if team == 1 and self.p.book_team2_uses_team1_net:
@@ -345,6 +349,8 @@ class MultiAgentQ(Algorithm):
                 a, x, q = infer_actions(
                     self.spec, net, env, team, obs, self.prev[team], temperature, self.rng, group
                 )
+                if self.p.replay_features == "taken":
+                    x = interaction_features(self.spec, env, team, a)
             acts.append(a)
             xs.append(x)
             qs.append(q)
