@@ -48,6 +48,21 @@ def test_team_env_gives_the_books_359_inputs_and_9500_params():
     env.close()
 
 
+def test_mean_field_head_reads_the_mean_action_apart_from_the_view():
+    torch.manual_seed(0)
+    net = TeamQNet(338 + 21, [64, 64], 21, activation="relu", x_dim=21, x_hidden=[64, 32])
+    shapes = [tuple(w.shape[1:]) for w in net.weights]
+    assert shapes == [(338, 64), (64 + 32, 64), (64, 21), (21, 64), (64, 32)]
+    view, mean_action = torch.rand(5, 338), torch.rand(5, 21)
+    q = net(torch.cat([view, mean_action], 1))
+    assert q.shape == (5, 21)
+    assert not torch.allclose(q, net(torch.cat([view, torch.rand(5, 21)], 1)))  # reads x
+    plain = TeamQNet(338 + 21, [64, 64], 21, x_dim=21)  # no head: one MLP over all 359 inputs
+    assert [tuple(w.shape[1:]) for w in plain.weights][0] == (359, 64)
+    with pytest.raises(ValueError, match="mean-field head"):
+        TeamQNet(359, [25], 21, style="book", x_dim=21, x_hidden=[8])
+
+
 def test_mean_field_counts_teammates_within_the_manhattan_radius():
     env = BattleTeams(BattleParams())
     pos = np.array([[0, 0], [0, 3], [0, 10], [4, 2]])

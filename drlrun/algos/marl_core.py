@@ -25,7 +25,12 @@ class TeamQNet(nn.Module):
 
     style "book": the book's `qfunc` - hidden layers elu(x @ W + 1) with a constant ones bias,
     output tanh(h @ W) without bias, every parameter randn/10. style "mlp": learned biases,
-    linear output (Q is not squashed into [-1, 1]), PyTorch's default uniform init."""
+    linear output (Q is not squashed into [-1, 1]), PyTorch's default uniform init.
+
+    `x_hidden` (mlp style): the last `x_dim` inputs (the neighbours' mean action) get their own
+    head of that many units, joined to the first hidden layer of the rest (the MF-Q paper's
+    battle net; the book's "two-headed" Q-net): 21 mean-action inputs are not drowned by 338
+    view inputs in one shared first layer."""
 
     def __init__(
         self,
@@ -35,35 +40,60 @@ class TeamQNet(nn.Module):
         groups: int = 1,
         style: str = "mlp",
         activation: str = "elu",
+        x_dim: int = 0,
+        x_hidden: list[int] | None = None,
     ):
         super().__init__()
         self.style, self.groups = style, groups
+        self.x_dim = x_dim if x_hidden and x_dim else 0
+        if self.x_dim and (style == "book" or not hidden):
+            raise ValueError("a mean-field head (x_hidden) needs style mlp and a hidden layer")
         self.act = {"elu": F.elu, "relu": F.relu, "tanh": torch.tanh}[activation]
-        sizes = [in_dim, *hidden, n_actions]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            if style == "book":
-                self.weights.append(nn.Parameter(torch.randn(groups, fan_in, fan_out) / 10))
-            else:
-                bound = 1.0 / math.sqrt(fan_in)
-                w = torch.empty(groups, fan_in, fan_out).uniform_(-bound, bound)
-                self.weights.append(nn.Parameter(w))
-                self.biases.append(
-                    nn.Parameter(torch.empty(groups, fan_out).uniform_(-bound, bound))
-                )
+        sizes = [in_dim - self.x_dim, *hidden, n_actions]
+        joined = [0] * len(sizes)  # extra inputs per layer from the mean-field head
+        if self.x_dim:
+            joined[1] = list(x_hidden)[-1]
+        for fan_in, fan_out, extra in zip(sizes[:-1], sizes[1:], joined[:-1], strict=True):
+            self._layer(fan_in + extra, fan_out)
+        self.n_trunk = len(self.weights)
+        head = [self.x_dim, *(x_hidden or [])] if self.x_dim else []
+        for fan_in, fan_out in zip(head[:-1], head[1:], strict=False):
+            self._layer(fan_in, fan_out)
+
+    def _layer(self, fan_in: int, fan_out: int) -> None:
+        if self.style == "book":
+            self.weights.append(nn.Parameter(torch.randn(self.groups, fan_in, fan_out) / 10))
+            return
+        bound = 1.0 / math.sqrt(fan_in)
+        w = torch.empty(self.groups, fan_in, fan_out).uniform_(-bound, bound)
+        self.weights.append(nn.Parameter(w))
+        self.biases.append(nn.Parameter(torch.empty(self.groups, fan_out).uniform_(-bound, bound)))
+
+    def _linear(self, x: torch.Tensor, i: int, group: torch.Tensor | None) -> torch.Tensor:
+        w = self.weights[i]
+        x = x @ w[0] if self.groups == 1 else torch.bmm(x.unsqueeze(1), w[group]).squeeze(1)
+        if self.style == "book":
+            return x
+        b = self.biases[i]
+        return x + (b[0] if self.groups == 1 else b[group])
 
     def forward(self, x: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
-        last = len(self.weights) - 1
-        for i, w in enumerate(self.weights):
-            x = x @ w[0] if self.groups == 1 else torch.bmm(x.unsqueeze(1), w[group]).squeeze(1)
+        head = None
+        if self.x_dim:
+            x, head = x[:, : -self.x_dim], x[:, -self.x_dim :]
+            for i in range(self.n_trunk, len(self.weights)):
+                head = self.act(self._linear(head, i, group))
+        last = self.n_trunk - 1
+        for i in range(self.n_trunk):
+            if i == 1 and head is not None:
+                x = torch.cat([x, head], dim=1)
+            x = self._linear(x, i, group)
             if self.style == "book":
                 x = torch.tanh(x) if i == last else self.act(x + 1.0)
-            else:
-                b = self.biases[i]
-                x = x + (b[0] if self.groups == 1 else b[group])
-                if i < last:
-                    x = self.act(x)
+            elif i < last:
+                x = self.act(x)
         return x
 
 

@@ -45,6 +45,7 @@ class MFQParams:
     use_obs: bool = True  # feed the agent's own observation (book 2D Ising: mean field only)
     hidden: list[int] = field(default_factory=lambda: [64])
     net_style: Literal["book", "mlp"] = "mlp"
+    mf_head: list[int] = field(default_factory=list)  # [] one MLP; [64, 32]: own mean-field head
     activation: Literal["elu", "relu", "tanh"] = "elu"
     share_params: bool = True  # false: one network per agent (book 1D Ising)
     num_iter: int = 3  # refinement passes before acting
@@ -123,6 +124,8 @@ class Learner:
             "groups": groups,
             "style": p.net_style,
             "activation": p.activation,
+            "x_dim": spec.x_dim,
+            "x_hidden": list(p.mf_head),
         }
         self.net = TeamQNet(**self.net_args)
         self.target = copy.deepcopy(self.net) if p.target_update > 0 else None
