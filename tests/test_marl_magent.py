@@ -163,7 +163,7 @@ def test_a_one_sided_run_plays_its_side_only_and_is_refused_as_an_opponent(tmp_p
     summary, _ = run_config([*short, "algo.train_opponent=random", "eval.episodes=2"],
                             tmp_path / "one")  # fmt: skip
     assert summary["battles_first_side"] == 2 and summary["battles_second_side"] == 0
-    with pytest.raises(DrlrunError, match="first side only.*train_opponent=learn"):
+    with pytest.raises(DrlrunError, match="first side only.*train_opponent=learn by this"):
         run_config([*short, f"eval.opponent=checkpoint:{tmp_path / 'one'}"], tmp_path / "two")
 
 

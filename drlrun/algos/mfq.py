@@ -456,9 +456,9 @@ class MultiAgentQ(Algorithm):
         swap = others is not None and self.p.eval_swap_sides and me.plays(1) and others.plays(0)
         if others is not None and not others.plays(1):
             raise DrlrunError(
-                f"eval.opponent={self.p.opponent} has a network for the first side only (a run "
-                "with algo.train_opponent=random, or a checkpoint saved before per-side networks "
-                "were); use a run trained with algo.train_opponent=learn"
+                f"eval.opponent={self.p.opponent} has a network for the first side only: it was "
+                "trained with algo.train_opponent=random, or saved before drlrun kept one network "
+                "per side; use a run trained with algo.train_opponent=learn by this version"
             )
         returns, infos = [], []
         for i in range(episodes):
