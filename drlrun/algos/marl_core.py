@@ -51,15 +51,12 @@ class TeamQNet(nn.Module):
         self.act = {"elu": F.elu, "relu": F.relu, "tanh": torch.tanh}[activation]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
+        head = [self.x_dim, *(x_hidden or [])] if self.x_dim else [0]
         sizes = [in_dim - self.x_dim, *hidden, n_actions]
-        joined = [0] * len(sizes)  # extra inputs per layer from the mean-field head
-        if self.x_dim:
-            joined[1] = list(x_hidden)[-1]
-        for fan_in, fan_out, extra in zip(sizes[:-1], sizes[1:], joined[:-1], strict=True):
-            self._layer(fan_in + extra, fan_out)
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            self._layer(fan_in + (head[-1] if i == 1 else 0), fan_out)  # layer 1 joins the head
         self.n_trunk = len(self.weights)
-        head = [self.x_dim, *(x_hidden or [])] if self.x_dim else []
-        for fan_in, fan_out in zip(head[:-1], head[1:], strict=False):
+        for fan_in, fan_out in zip(head[:-1], head[1:], strict=True):
             self._layer(fan_in, fan_out)
 
     def _layer(self, fan_in: int, fan_out: int) -> None:
