@@ -4,9 +4,10 @@
     drlrun --multirun +experiment=ch9_magent_fixed algo.interaction=none seed=0,1,2,3,4
     python scripts/battle_round_robin.py multirun/<mfq sweep> vs multirun/<iq sweep> [episodes=40]
 
-A and B (either side of `vs`) are multirun dirs or run dirs, one or more each. Each pairing plays `episodes` greedy battles
-with fixed seeds, A on alternate sides (`drlrun-eval A opponent=checkpoint:B`). Prints A's win
-rate per pairing and the means over all pairings; writes round_robin.csv (`out=` to move it).
+A and B (either side of `vs`) are multirun dirs or run dirs, one or more each. Each pairing
+plays `episodes` greedy battles with fixed seeds, A on alternate sides (`drlrun-eval A
+opponent=checkpoint:B`). Prints A's win rate per pairing and the means over all pairings;
+writes round_robin.csv (`out=` to move it).
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def main() -> None:
         for b in group_b:
             result = evaluate_run(a, EvalArgs(episodes=episodes, opponent=f"checkpoint:{b}"))
             rows.append({"a": str(a), "b": str(b), **{k: result.get(k, "") for k in KEYS}})
+            side = {k: result.get(f"win_rate_{k}_side", float("nan")) for k in ("first", "second")}
             print(f"{a.name} vs {b.name}: win {result['win_rate']:.3f} "
-                  f"(first side {result['win_rate_first_side']:.2f}, "
-                  f"second {result['win_rate_second_side']:.2f}), kills "
+                  f"(first side {side['first']:.2f}, second {side['second']:.2f}), kills "
                   f"{result['kills_mean']:.2f}, deaths {result['deaths_mean']:.2f}")  # fmt: skip
     out = Path(options.get("out", "round_robin.csv"))
     with out.open("w", newline="") as f:

@@ -326,11 +326,14 @@ class MultiAgentQ(Algorithm):
         """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q)."""
         return learner.net, self.eval_temperature if evaluation else self.temperature
 
+    def _side_learners(self) -> list[Learner]:
+        """The learner that plays each side, for the sides this run trained (first side first)."""
+        sides = [self._net_for_team(t) for t in range(len(self.env.teams))]
+        return [learner for learner in sides if learner is not None]
+
     def controller(self) -> QController:
         """This run's evaluation policy, one network per side it trained."""
-        sides = [self._net_for_team(t) for t in range(len(self.env.teams))]
-        trained = [learner for learner in sides if learner is not None]
-        policies = [self.policy(learner, evaluation=True) for learner in trained]
+        policies = [self.policy(learner, evaluation=True) for learner in self._side_learners()]
         return QController(self.spec, [net for net, _ in policies], policies[0][1])
 
     def _net_for_team(self, team: int) -> Learner | None:
@@ -453,7 +456,7 @@ class MultiAgentQ(Algorithm):
         others = self._opponent() if len(self.env.teams) > 1 else None
         # battles: every other one is played from the second side (when this run trained it),
         # so a result is not one side's advantage
-        swap = others is not None and self.p.eval_swap_sides and me.plays(1) and others.plays(0)
+        swap = others is not None and self.p.eval_swap_sides and me.plays(1)
         if others is not None and not others.plays(1):
             raise DrlrunError(
                 f"eval.opponent={self.p.opponent} has a network for the first side only: it was "
@@ -545,8 +548,7 @@ class MultiAgentQ(Algorithm):
     def export(self) -> dict[str, Any]:
         """This run's policy for `eval.opponent=checkpoint:<path>` in another run: the first
         side's network (`net`) and every trained side's (`side_nets`)."""
-        nets = [self._net_for_team(t) for t in range(len(self.env.teams))]
-        sides = [learner.export()["net"] for learner in nets if learner is not None]
+        sides = [learner.export()["net"] for learner in self._side_learners()]
         return {**self.learners[0].export(), "side_nets": sides, "temperature": None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
