@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -19,10 +18,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from drlrun import claim as run_claim
+from drlrun.claim import claim_sweep_job
 from drlrun.errors import DrlrunError
-from drlrun.resume import check_same_run, find_checkpoint, finished_summary
+from drlrun.resume import finished_summary
+from drlrun.rundir import write_text_atomic
 from drlrun.sweep import callbacks
-from drlrun.sweep.failures import CONTINUED_IN, record_failure
+from drlrun.sweep.failures import record_failure
 from drlrun.sweep.result import JobResult
 
 log = logging.getLogger("drlrun")
@@ -80,39 +82,6 @@ def check_composition(argv: list[str]) -> None:
         raise DrlrunError("; ".join(lines)) from None
 
 
-def _attach_log_file(run_dir: Path) -> None:
-    handler = logging.FileHandler(run_dir / "drlrun.log")
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
-    logging.getLogger().addHandler(handler)
-
-
-def _locate_run(cfg: DictConfig, multirun: bool) -> tuple[Path, Path | None]:
-    """The run dir this job writes to and the checkpoint it resumes from (None: fresh)."""
-    hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
-    roots = [Path(hc.run.dir).parts[0], Path(hc.sweep.dir).parts[0]]
-    found = find_checkpoint(
-        cfg.resume,
-        run_dir,
-        list(hc.overrides.task),
-        [Path(r) for r in dict.fromkeys(roots)],
-        missing_ok=multirun,
-    )
-    if found is None:
-        return run_dir, None
-    old_dir, resume_from = found
-    check_same_run(old_dir, cfg)
-    if old_dir.resolve() != run_dir.resolve():
-        log.info("continuing run %s (this invocation's dir %s is left unused)", old_dir, run_dir)
-        if multirun:  # the sweep dir keeps a pointer so drlrun-report finds the job
-            (run_dir / CONTINUED_IN).write_text(str(old_dir.resolve()) + "\n")
-        else:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = old_dir
-        _attach_log_file(run_dir)
-    return run_dir, resume_from
-
-
 def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
     """Run one job of the composed config in `run_dir`; returns the summary."""
     from drlrun.runner import Runner
@@ -128,7 +97,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
             )
             return done
     else:
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     built = build(cfg, run_dir)
     try:
         settings = runner_settings(built.top, built.env.frame_skip)
@@ -146,13 +115,23 @@ def _hydra_main(cfg: DictConfig) -> JobResult:
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    claim = None
     try:
-        run_dir, resume_from = _locate_run(cfg, multirun)
-        return JobResult(run(cfg, run_dir, resume_from))
+        if multirun:
+            claim = claim_sweep_job(cfg)
+        elif run_claim.CLAIM is None:
+            raise DrlrunError(
+                "hydra.callbacks lacks run_dir_guard (drlrun.claim.RunDirGuard), which claims "
+                "the run dir; keep it when overriding hydra.callbacks"
+            )
+        else:
+            claim = run_claim.CLAIM
+        run_dir = claim.located.run_dir
+        return JobResult(run(cfg, run_dir, claim.located.checkpoint))
     except DrlrunError as err:
         log.error("%s", err)
-        if multirun:
-            return JobResult(record_failure(run_dir, err))
+        if multirun:  # a job that holds no dir (in use, or a refused one) writes nothing there
+            return JobResult(record_failure(run_dir, err) if claim else _failed(err))
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except Interrupted as stop:
@@ -165,7 +144,14 @@ def _hydra_main(cfg: DictConfig) -> JobResult:
         if not multirun:
             raise
         log.exception("job failed")
-        return JobResult(record_failure(run_dir, err))
+        return JobResult(record_failure(run_dir, err) if claim else _failed(err))
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def _failed(err: BaseException) -> dict:
+    return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
 
 
 def main() -> None:

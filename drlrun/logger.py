@@ -8,11 +8,14 @@ progress display and summary.json.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from drlrun.rundir import write_text_atomic
 
 log = logging.getLogger("drlrun")
 
@@ -20,7 +23,10 @@ FIXED_COLUMNS = ["frames", "kind"]
 
 
 class CsvSink:
-    """Append rows to metrics.csv; a new metric name rewrites the file with a wider header."""
+    """Append rows to metrics.csv; a new metric name rewrites the file with a wider header.
+
+    Rewrites (a wider header, the cut back to a checkpoint on resume) replace the file
+    atomically, so a kill at any moment leaves every row written before it."""
 
     def __init__(self, path: Path, resume_frames: int | None):
         self.path = path
@@ -28,18 +34,22 @@ class CsvSink:
         self.rows: list[dict[str, str]] = []
         if resume_frames is not None and path.exists():
             with path.open(newline="") as f:
-                reader = csv.DictReader(f)
-                self.columns = list(reader.fieldnames or FIXED_COLUMNS)
-                self.rows = [
-                    r for r in reader if int(r["frames"]) <= resume_frames and r["kind"] != "final"
-                ]
+                text = f.read()
+            if not text.endswith("\n"):  # a row cut by a kill mid-append
+                text = text[: text.rfind("\n") + 1]
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            self.columns = list(reader.fieldnames or FIXED_COLUMNS)
+            self.rows = [
+                r for r in reader if int(r["frames"]) <= resume_frames and r["kind"] != "final"
+            ]
         self._rewrite()
 
     def _rewrite(self) -> None:
-        with self.path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        out = io.StringIO(newline="")
+        writer = csv.DictWriter(out, fieldnames=self.columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.path, out.getvalue())
 
     def write(self, row: dict[str, Any]) -> None:
         text = {k: _fmt(v) for k, v in row.items()}

@@ -3,76 +3,88 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from drlrun import checkpoint
 from drlrun.errors import DrlrunError
+from drlrun.rundir import RUN_OUTPUTS, holds_run, last_active, runs_of_command
 
 IGNORED_PREFIXES = ("resume=", "hydra.", "budget.", "+resume=")
 
 
-def _key(overrides: list[str]) -> list[str]:
+def command_key(overrides: list[str]) -> list[str]:
     """Overrides that identify a run: all but resume, hydra.* and budget.* (a resumed run may
     be extended with a larger budget)."""
     return sorted(o for o in overrides if not o.startswith(IGNORED_PREFIXES))
 
 
-def _overrides(run_dir: Path) -> list[str] | None:
-    path = run_dir / ".hydra" / "overrides.yaml"
-    if not path.exists():
-        return None
-    return list(yaml.safe_load(path.read_text()) or [])
+@dataclass
+class Located:
+    """Where a job writes and what it continues from."""
+
+    run_dir: Path
+    checkpoint: Path | None  # None: a fresh start (in `run_dir`)
+    note: str | None = None  # what to tell the user about the choice
 
 
-def find_checkpoint(
-    resume: object, run_dir: Path, overrides: list[str], roots: list[Path], missing_ok: bool = False
-):
-    """(run dir to continue, checkpoint path) for `resume`, or None for a fresh run.
+def _refuse_used(run_dir: Path) -> None:
+    if holds_run(run_dir):
+        present = ", ".join(n for n in RUN_OUTPUTS if (run_dir / n).exists())
+        raise DrlrunError(
+            f"{run_dir} already holds a run ({present}); continue it with resume=true, or "
+            "choose another hydra.run.dir (nothing was changed)"
+        )
 
-    `missing_ok`: `resume=true` with no earlier run starts fresh instead of failing (a resumed
-    sweep holds jobs that never started)."""
+
+def locate(
+    resume: object, own_dir: Path, root: Path, overrides: list[str], missing_ok: bool = False
+) -> Located:
+    """The run dir and checkpoint for `resume`, reading only (nothing is written here).
+
+    `resume=true` continues this job's own dir when it holds a checkpoint; otherwise the newest
+    run of the same command under `root` (`rundir.search_root`): from its last checkpoint, or
+    afresh in its dir when it stopped before its first one. An older look-alike is never
+    adopted. `missing_ok`: with no earlier run, start fresh instead of failing (a resumed sweep
+    holds jobs that never started)."""
     if resume is False or resume is None or resume == "false":
-        return None
+        _refuse_used(own_dir)
+        return Located(own_dir, None)
     if resume is True or resume == "true":
-        own = checkpoint.latest(run_dir / "checkpoints")
+        own = checkpoint.latest(own_dir / "checkpoints")
         if own is not None:
-            return run_dir, own
-        wanted = _key(overrides)
-        candidates = []
-        for root in roots:
-            if not root.is_dir():
-                continue
-            for hydra_dir in root.rglob(".hydra"):
-                other = hydra_dir.parent
-                if other.resolve() == run_dir.resolve() or _overrides(other) is None:
-                    continue
-                if _key(_overrides(other) or []) != wanted:
-                    continue
-                ckpt = checkpoint.latest(other / "checkpoints")
-                if ckpt is not None:
-                    candidates.append((ckpt.stat().st_mtime, other, ckpt))
-        if not candidates:
+            return Located(own_dir, own)
+        runs = runs_of_command(root, command_key(overrides), command_key)
+        if not runs:
             if missing_ok:
-                return None
-            where = ", ".join(str(r) for r in roots)
+                _refuse_used(own_dir)
+                return Located(own_dir, None)
             raise DrlrunError(
-                f"resume=true found no earlier run of this command with a checkpoint under {where}; "
+                f"resume=true: no earlier run of this command with a checkpoint in {root}; "
                 "run without resume, or pass resume=<run dir>"
             )
-        _, other, ckpt = max(candidates)
-        return other, ckpt
-    path = Path(str(resume)).expanduser()
+        newest = max(runs, key=last_active)
+        ckpt = checkpoint.latest(newest / "checkpoints")
+        if ckpt is None:
+            return Located(
+                newest,
+                None,
+                f"resume=true: the newest run of this command, {newest}, stopped before its "
+                "first checkpoint; starting it afresh in that dir",
+            )
+        return Located(newest, ckpt)
+    path = Path(str(resume)).expanduser().resolve()
     if path.is_file():
-        return path.parent.parent if path.parent.name == "checkpoints" else path.parent, path
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return Located(run_dir, path)
     if path.is_dir():
         ckpt = checkpoint.latest(path / "checkpoints")
         if ckpt is None:
             raise DrlrunError(f"resume={path}: no checkpoints/ckpt_*.pt in that run dir")
-        return path, ckpt
+        return Located(path, ckpt)
     raise DrlrunError(f"resume={resume}: no such run dir or checkpoint file")
 
 
@@ -92,6 +104,12 @@ def _differences(saved: Any, now: Any, path: str) -> list[str]:
     return found
 
 
+def _plain(node: Any) -> Any:
+    if isinstance(node, DictConfig | ListConfig):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
 def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
     """Refuse to continue `run_dir` under a config that computes something else (e.g. a changed
     sweep whose job numbers now point at other jobs)."""
@@ -99,8 +117,8 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
     if not saved_path.exists():
         return
     saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-    now = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(saved, dict) and isinstance(now, dict)
+    assert isinstance(saved, dict)
+    now = {k: _plain(cfg.get(k)) for k in IDENTITY_KEYS}
     differ = [d for k in IDENTITY_KEYS for d in _differences(saved.get(k), now.get(k), k)]
     if differ:
         raise DrlrunError(

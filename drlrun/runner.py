@@ -19,6 +19,7 @@ from drlrun import checkpoint
 from drlrun.algos.base import Algorithm
 from drlrun.errors import DrlrunError
 from drlrun.logger import RunLogger
+from drlrun.rundir import write_text_atomic
 from drlrun.seeding import global_rng_state, set_global_rng_state
 from drlrun.tracking import make_trackers
 
@@ -240,7 +241,7 @@ class Runner:
                 elapsed,
                 start_frames,
             )
-            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
             logger.close(status)
         log.info("checkpoint %s; summary %s", path, self.run_dir / "summary.json")
         return summary

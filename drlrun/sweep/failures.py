@@ -7,8 +7,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-# A job of a resumed sweep that continued an older run dir leaves this pointer in its own dir.
-CONTINUED_IN = "continued_in.txt"
+from drlrun.rundir import continued_in, write_text_atomic
 
 
 def record_failure(run_dir: Path, err: BaseException) -> dict[str, Any]:
@@ -23,14 +22,11 @@ def record_failure(run_dir: Path, err: BaseException) -> dict[str, Any]:
         except json.JSONDecodeError:
             summary = {}
     summary.update(status="failed", error=f"{type(err).__name__}: {err}")
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    (run_dir / "error.txt").write_text("".join(traceback.format_exception(err)))
+    write_text_atomic(path, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(run_dir / "error.txt", "".join(traceback.format_exception(err)))
     return summary
 
 
 def resolve_job_dir(job_dir: Path) -> Path:
     """The dir holding a job's results: itself, or the older run it continued."""
-    pointer = job_dir / CONTINUED_IN
-    if pointer.exists():
-        return Path(pointer.read_text().strip())
-    return job_dir
+    return continued_in(job_dir) or job_dir
