@@ -20,10 +20,12 @@ from drlrun.resume import Located, check_same_run, locate
 from drlrun.rundir import (
     CONTINUED_IN,
     RunDirLock,
+    holds_run,
     remove_stale_temps,
     search_root,
     write_text_atomic,
 )
+from drlrun.sweep.jobs import job_dirs
 
 log = logging.getLogger("drlrun")
 
@@ -97,6 +99,7 @@ class RunDirGuard(Callback):
         hc = config.hydra
         cwd = Path(hc.runtime.cwd)
         own = (cwd / str(hc.run.dir)).resolve()
+        RunDirLock(own).check_free()  # a live run's dir: name it before anything else
         located = locate(
             config.resume,
             own,
@@ -113,11 +116,24 @@ class RunDirGuard(Callback):
                 hc.output_subdir = f"{hc.output_subdir}/resumed/{time.strftime('%Y%m%d-%H%M%S')}"
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """One sweep at a time in a sweep dir (each job also locks its own dir)."""
+        """One sweep at a time in a sweep dir (each job also locks its own dir); a fresh basic
+        sweep, whose jobs are numbered from 0 again, refuses a sweep dir holding runs."""
         global _SWEEP_LOCK
-        sweep_dir = Path(config.hydra.runtime.cwd) / str(config.hydra.sweep.dir)
+        sweep_dir = (Path(config.hydra.runtime.cwd) / str(config.hydra.sweep.dir)).resolve()
         try:
-            _SWEEP_LOCK = RunDirLock(sweep_dir.resolve())
+            if config.resume in (False, None, "false") and config.hydra.sweeper.get(
+                "_target_", ""
+            ).endswith(".BasicSweeper"):
+                used = (
+                    [d for d in job_dirs(sweep_dir) if holds_run(d)] if sweep_dir.is_dir() else []
+                )
+                if used:
+                    raise DrlrunError(
+                        f"hydra.sweep.dir {sweep_dir} already holds {len(used)} run(s) of an "
+                        "earlier sweep; continue them with resume=true, or choose another "
+                        "hydra.sweep.dir (nothing was changed)"
+                    )
+            _SWEEP_LOCK = RunDirLock(sweep_dir)
             _SWEEP_LOCK.acquire()
         except DrlrunError as err:
             print(f"drlrun: error: {err}", file=sys.stderr)
@@ -138,6 +154,7 @@ def claim_sweep_job(cfg: DictConfig) -> Claim:
     hc = HydraConfig.get()
     cwd = Path(hc.runtime.cwd)
     own = Path(hc.runtime.output_dir).resolve()
+    RunDirLock(own).check_free()
     located = locate(
         cfg.resume,
         own,

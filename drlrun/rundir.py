@@ -115,10 +115,16 @@ class RunDirLock:
         self.path = run_dir / LOCK_NAME
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+    def acquire(self, create: bool = True) -> None:
+        """Take the lock (DrlrunError naming the holder when a live run has it). `create=False`
+        only tests it: nothing is created, and the holder's name is not rewritten."""
+        if create:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+            except FileNotFoundError:
+                return
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as err:
@@ -129,6 +135,8 @@ class RunDirLock:
                 if holder.get("host") == socket.gethostname() and not _pid_alive(
                     int(holder.get("pid", -1))
                 ):  # held only by orphaned workers of a dead run: start a new lock file
+                    if not create:
+                        return
                     self.path.unlink(missing_ok=True)
                     continue
                 raise DrlrunError(
@@ -137,6 +145,9 @@ class RunDirLock:
                     f"{holder.get('since', '?')}); wait for it to end, or choose another "
                     "hydra.run.dir / hydra.sweep.dir"
                 ) from None
+            self._fd = fd
+            if not create:
+                return
             previous = self._holder()
             if previous and not (
                 previous.get("host") == socket.gethostname() and previous.get("pid") == os.getpid()
@@ -154,9 +165,15 @@ class RunDirLock:
             }
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
-            self._fd = fd
             return
         raise DrlrunError(f"could not take the lock {self.path}")
+
+    def check_free(self) -> None:
+        """Raise if a live run holds the lock, without creating or changing anything."""
+        if not self.path.is_file():
+            return
+        self.acquire(create=False)
+        self.release(clear=False)
 
     def _holder(self) -> dict:
         try:
@@ -164,11 +181,12 @@ class RunDirLock:
         except (OSError, json.JSONDecodeError):
             return {}
 
-    def release(self) -> None:
+    def release(self, clear: bool = True) -> None:
         """Unlock, clearing the holder's name (the file stays: removing it could let two runs
         lock two different files). A lock file still naming a holder was left by a kill."""
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            if clear:
+                os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
 
