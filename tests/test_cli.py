@@ -99,7 +99,7 @@ def test_resume_equals_uninterrupted_run(cli) -> None:
 
 @pytest.mark.parametrize(
     "sig",
-    [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+    [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=[pytest.mark.slow, pytest.mark.ci])],
     ids=["TERM", "KILL"],
 )
 def test_killed_run_resumes_with_the_same_command_to_identical_metrics(tmp_path: Path, sig) -> None:

@@ -150,6 +150,7 @@ def test_curiosity_group_sets_one_step_returns_and_rnd_composes() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # a README feature (curiosity on any DQN-family learner), 6 s
 def test_dist_dqn_with_icm_runs_on_freeway(tmp_path: Path) -> None:
     overrides = [
         "algo=dist_dqn",
@@ -189,12 +190,15 @@ def test_short_icm_run_on_mario_writes_its_metrics(tmp_path: Path) -> None:
     ]
     summary, _ = run_config(overrides, tmp_path)
     assert summary["status"] == "finished" and summary["train_episodes"] >= 1
-    assert summary["train_max_x_pos"] >= 40 and "eval_max_x_pos" in summary
+    assert "eval_max_x_pos" in summary
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     for key in ("q_loss", "forward_loss", "inverse_loss", "intrinsic_reward"):
         assert any(r.get(key) for r in rows), key
     episodes = list(csv.DictReader((tmp_path / "episodes.csv").open()))
     assert {"max_x_pos", "x_pos", "intrinsic_return", "return"} <= set(episodes[0])
+    # the summary's max is the max over the logged episodes, each at least where it ended
+    assert summary["train_max_x_pos"] == max(float(e["max_x_pos"]) for e in episodes)
+    assert all(float(e["max_x_pos"]) >= float(e["x_pos"]) >= 0 for e in episodes)
     for png in ("x_pos.png", "curiosity_losses.png"):
         assert (tmp_path / png).stat().st_size > 0
 

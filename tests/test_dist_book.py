@@ -122,6 +122,7 @@ def test_freeway_presets_run_end_to_end(tmp_path, preset):
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the ch. 7 fixed preset, 13 s
 def test_fixed_freeway_preset_learns_to_cross(tmp_path):
     """The bug-fixed preset as a user runs it: seeds 0/1/3 reached 26/34/29 crossings and eval
     returns 23/21/21 (seed 2 never saw a crossing); the always-UP policy scores about 21."""

@@ -46,6 +46,7 @@ def test_memory_torso_beats_memoryless_baseline_on_recall(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # each README sequence torso, 5-10 s
 @pytest.mark.parametrize("net", ["lstm", "transformer", "hard_memory"])
 def test_sequence_torsos_solve_recall(tmp_path, net):
     summary, _ = run_config([*RECALL, *SMALL_NETS[net]], tmp_path)

@@ -156,6 +156,7 @@ def test_interrupted_sweep_resumes_and_skips_finished_jobs(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_drlrun_eval_on_a_multirun_dir_evaluates_every_job(joblib_sweep) -> None:
     from drlrun.evaluate import EvalArgs, evaluate_run
 
