@@ -7,7 +7,6 @@ are stored as tensors of their raw bytes plus dtype and shape, and come back bit
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,19 @@ import numpy as np
 import torch
 
 from drlrun.errors import DrlrunError
+from drlrun.rundir import latest_checkpoint as latest
+from drlrun.rundir import list_checkpoints
 
-PATTERN = re.compile(r"^ckpt_(\d{12})\.pt$")
+__all__ = [
+    "atomic_torch_save",
+    "from_safe",
+    "latest",
+    "list_checkpoints",
+    "load",
+    "save",
+    "to_safe",
+]
+
 FORMAT_VERSION = 1
 
 
@@ -78,14 +88,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         raise
 
 
-def list_checkpoints(folder: Path) -> list[Path]:
-    """Checkpoint files in `folder`, oldest first (by the step in their name)."""
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PATTERN.match(p.name))]
-    return [p for _, p in sorted(found)]
-
-
 def save(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
     """Save `state` as ckpt_<step>.pt and delete all but the newest `keep` checkpoints."""
     path = folder / f"ckpt_{step:012d}.pt"
@@ -109,8 +111,3 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
         raise DrlrunError(f"checkpoint {path} has an unknown format; it was left untouched")
     return from_safe(blob["state"])
-
-
-def latest(folder: Path) -> Path | None:
-    found = list_checkpoints(folder)
-    return found[-1] if found else None

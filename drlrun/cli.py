@@ -96,9 +96,9 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
                 "%s already finished its budget; skipped (raise budget.* to extend it)", run_dir
             )
             return done
-    else:
+    built = build(cfg, run_dir)  # config errors surface here, before the dir holds a run
+    if resume_from is None:
         write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    built = build(cfg, run_dir)
     try:
         settings = runner_settings(built.top, built.env.frame_skip)
         return Runner(built.algo, settings, run_dir, trial_reporter()).run(resume_from)

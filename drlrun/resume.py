@@ -9,9 +9,14 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from drlrun import checkpoint
 from drlrun.errors import DrlrunError
-from drlrun.rundir import RUN_OUTPUTS, holds_run, last_active, runs_of_command
+from drlrun.rundir import (
+    RUN_OUTPUTS,
+    holds_run,
+    last_active,
+    latest_checkpoint,
+    runs_of_command,
+)
 
 IGNORED_PREFIXES = ("resume=", "hydra.", "budget.", "+resume=")
 
@@ -54,7 +59,7 @@ def locate(
         _refuse_used(own_dir)
         return Located(own_dir, None)
     if resume is True or resume == "true":
-        own = checkpoint.latest(own_dir / "checkpoints")
+        own = latest_checkpoint(own_dir / "checkpoints")
         if own is not None:
             return Located(own_dir, own)
         runs = runs_of_command(root, command_key(overrides), command_key)
@@ -67,7 +72,7 @@ def locate(
                 "run without resume, or pass resume=<run dir>"
             )
         newest = max(runs, key=last_active)
-        ckpt = checkpoint.latest(newest / "checkpoints")
+        ckpt = latest_checkpoint(newest / "checkpoints")
         if ckpt is None:
             return Located(
                 newest,
@@ -81,7 +86,7 @@ def locate(
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
         return Located(run_dir, path)
     if path.is_dir():
-        ckpt = checkpoint.latest(path / "checkpoints")
+        ckpt = latest_checkpoint(path / "checkpoints")
         if ckpt is None:
             raise DrlrunError(f"resume={path}: no checkpoints/ckpt_*.pt in that run dir")
         return Located(path, ckpt)

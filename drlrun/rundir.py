@@ -92,6 +92,23 @@ def remove_stale_temps(run_dir: Path) -> list[Path]:
     return removed
 
 
+# --- checkpoints (listed here, without torch, so resume and the CLI start fast) -------------
+CHECKPOINT = re.compile(r"^ckpt_(\d{12})\.pt$")
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Checkpoint files in `folder`, oldest first (by the step in their name)."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    found = list_checkpoints(folder)
+    return found[-1] if found else None
+
+
 # --- the lock -------------------------------------------------------------------------------
 def _pid_alive(pid: int) -> bool:
     try:
