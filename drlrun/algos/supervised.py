@@ -42,6 +42,10 @@ class SupervisedParams:
     batch_size: int = 300
     eval_batch: int = 500
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.eval_batch < 1:
+            raise ValueError("batch_size and eval_batch must be >= 1")
+
 
 class Classifier(nn.Module):
     """torso -> Linear -> log-softmax."""

@@ -61,6 +61,10 @@ def workdir(tmp_path: Path, earlier_run: Path) -> Path:
         (["net=lstm", "curiosity=rnd", "algo.n_step=1"], "curiosity=rnd works with feedforward"),
         (["checkpoint.every=-5"], "checkpoint.every must be >= 0"),
         (["eval.episodes=0", "eval.every=500"], "eval.every=500 evaluates 0 episodes"),
+        (
+            ["+experiment=ch10_mnist_cnn", f"data.root={MNIST}", "algo.batch_size=0"],
+            "algo: batch_size and eval_batch must be >= 1",
+        ),
     ],
     ids=lambda v: "_".join(v) if isinstance(v, list) else None,
 )
