@@ -7,6 +7,7 @@ are stored as tensors of their raw bytes plus dtype and shape, and come back bit
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+DISK_FULL_BYTES = 1 << 20  # under 1 MiB free after a failed write: the disk is taken to be full
 
 
 def to_safe(obj: Any) -> Any:
@@ -72,8 +74,48 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class WriteError(DrlrunError):
+    """The filesystem refused a checkpoint (disk full, quota, read-only, ...); nothing was
+    replaced and the temp file is gone."""
+
+
+def _os_error(err: BaseException) -> OSError | None:
+    """The OSError behind `err`: torch buries ENOSPC under an `inline_container` RuntimeError,
+    with the OSError left in the exception chain."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        return False
+
+
+def _write_error(err: BaseException, path: Path) -> WriteError | None:
+    """A user-facing error for a failed write, or None when it is not the filesystem's doing
+    (e.g. an object that cannot be pickled: a bug, which keeps its traceback)."""
+    found = _os_error(err)
+    if found is not None:
+        reason = os.strerror(found.errno).lower()
+    elif _disk_full(path.parent):
+        found, reason = None, "no space left on device"
+    else:
+        return None
+    detail = str(found) if found is not None else f"{type(err).__name__}: {err}"
+    return WriteError(f"{reason} writing {path} ({detail})")
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write `obj` to a temp file in the same folder, fsync, then rename over `path`."""
+    """Write `obj` to a temp file in the same folder, fsync, then rename over `path`. A write
+    the filesystem refuses raises WriteError; the temp file is removed either way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -83,15 +125,27 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        friendly = _write_error(err, path) if isinstance(err, OSError | RuntimeError) else None
+        if friendly is not None:
+            raise friendly from None
         raise
 
 
 def save(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
     """Save `state` as ckpt_<step>.pt and delete all but the newest `keep` checkpoints."""
     path = folder / f"ckpt_{step:012d}.pt"
-    atomic_torch_save({"format": FORMAT_VERSION, "state": to_safe(state)}, path)
+    try:
+        atomic_torch_save({"format": FORMAT_VERSION, "state": to_safe(state)}, path)
+    except WriteError as err:
+        previous = latest(folder)
+        kept = (
+            "no earlier checkpoint exists"
+            if previous is None
+            else (f"the previous checkpoint {previous} is kept")
+        )
+        raise WriteError(f"checkpoint: {err}; {kept}") from None
     for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return path

@@ -35,6 +35,12 @@ class EvalArgs:
     device: str = "cpu"
     opponent: str | None = None  # multi-agent battles: overrides the run's eval.opponent
 
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.video_episodes < 1:
+            raise ValueError("episodes and video_episodes must be >= 1")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0 (numpy seeds are unsigned), got {self.seed}")
+
 
 def parse(argv: list[str]) -> tuple[Path, EvalArgs]:
     if not argv or argv[0] in ("-h", "--help"):
@@ -73,7 +79,8 @@ def evaluate_run(run_dir: Path, args: EvalArgs) -> dict[str, float]:
         built.algo.load_state_dict(state["algo"])
         epsilon = built.top.eval.epsilon if args.epsilon is None else args.epsilon
         recorder = VideoRecorder(args.video_episodes) if args.video else None
-        result = built.algo.evaluate(args.episodes, args.seed, epsilon, recorder)
+        result: dict = built.algo.evaluate(args.episodes, args.seed, epsilon, recorder)
+        result["line"] = built.algo.describe_eval(result)
         result["frames"] = built.algo.frames
         result["checkpoint"] = str(path)
         if recorder is not None:
@@ -96,11 +103,8 @@ def evaluate_sweep(sweep_dir: Path, args: EvalArgs) -> list[dict]:
         row: dict = {"run_dir": str(job.dir), **job.overrides}
         try:
             result = evaluate_run(job.dir, args)
-            row.update({k: v for k, v in result.items() if k != "checkpoint"})
-            print(
-                f"{job.dir}: return {result['eval_return_mean']:.2f} "
-                f"+- {result['eval_return_std']:.2f} (frame {result['frames']})"
-            )
+            row.update({k: v for k, v in result.items() if k not in ("checkpoint", "line")})
+            print(f"{job.dir}: {result['line']} (frame {result['frames']})")
         except DrlrunError as err:  # a failed job has no checkpoint; the others still count
             row["skipped"] = str(err)
             print(f"{job.dir}: skipped: {err}")
@@ -125,10 +129,7 @@ def main() -> None:
     except DrlrunError as err:
         print(f"drlrun-eval: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    print(
-        f"{run_dir}: return {result['eval_return_mean']:.2f} +- {result['eval_return_std']:.2f} "
-        f"over {int(result['eval_episodes'])} episodes (frame {result['frames']})"
-    )
+    print(f"{run_dir}: {result['line']} (frame {result['frames']})")
     print(json.dumps(result, indent=2))
 
 

@@ -1,7 +1,8 @@
 """Typed parameter blocks: turn an OmegaConf node into a dataclass, checking names and types.
 
 Every registered component declares its hyperparameters as a dataclass; `from_cfg` gives the
-user one clear error for a misspelled key or a value of the wrong type.
+user one clear error for a misspelled key or a value of the wrong type. One rule holds for every
+block, plugins' included: a learning rate (a field named `lr` or ending in `_lr`) must be > 0.
 """
 
 from __future__ import annotations
@@ -101,6 +102,21 @@ def from_cfg(cls: type[T], node: Any, where: str, ignore: tuple[str, ...] = ("na
         )
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items() if k in fields}
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise DrlrunError(f"{where}: {err}") from None
+    check_learning_rates(obj, where)
+    return obj
+
+
+def is_learning_rate(name: str) -> bool:
+    return name == "lr" or name.endswith("_lr")
+
+
+def check_learning_rates(params: Any, where: str) -> None:
+    """Every learning rate of a params dataclass must be a number > 0 (torch refuses negatives
+    with a traceback; zero learns nothing)."""
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if is_learning_rate(f.name) and isinstance(value, int | float) and not value > 0:
+            raise DrlrunError(f"{where}.{f.name} must be > 0, got {value}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from drlrun import checkpoint
+from drlrun import checkpoint, guards
 from drlrun.algos.base import Algorithm
 from drlrun.errors import DrlrunError
 from drlrun.logger import RunLogger
@@ -110,7 +110,14 @@ class Runner:
         log.info("resumed from %s at frame %d", path, self.algo.frames)
 
     def save(self) -> Path:
+        """Write a checkpoint, never one with non-finite parameters (the guard raises instead)."""
+        guards.check_parameters(
+            self.algo.named_tensors(), self.algo.frames, self.iteration, self._kept
+        )
         return checkpoint.save(self.state_dict(), self.ckpt_dir, self.algo.frames, self.s.ckpt_keep)
+
+    def _kept(self) -> str:
+        return guards.kept_message(checkpoint.latest(self.ckpt_dir))
 
     # --- loop -----------------------------------------------------------------------------------
     def _done(self, t_start: float) -> bool:
@@ -175,6 +182,7 @@ class Runner:
                 before = self.algo.frames
                 result = self.algo.train_step()
                 self.iteration += 1
+                guards.check_metrics(result.metrics, self.algo.frames, self.iteration, self._kept)
                 for key, value in result.metrics.items():
                     self.acc.setdefault(key, []).append(value)
                 self.episodes.extend((e.ret, float(e.length)) for e in result.episodes)
@@ -241,7 +249,12 @@ class Runner:
                 elapsed,
                 start_frames,
             )
-            write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+            try:
+                write_text_atomic(
+                    self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n"
+                )
+            except OSError as err:  # a full disk must not hide the error that stopped the run
+                log.error("could not write %s: %s", self.run_dir / "summary.json", err)
             logger.close(status)
         log.info("checkpoint %s; summary %s", path, self.run_dir / "summary.json")
         return summary

@@ -78,10 +78,21 @@ def validate(cfg: DictConfig) -> TopLevel:
             raise DrlrunError(f"budget.{key} must be > 0, got {value}")
     if t.fidelity not in ("book", "fixed"):
         raise DrlrunError(f"fidelity must be book or fixed, got {t.fidelity!r}")
+    if t.seed < 0:
+        raise DrlrunError(f"seed must be >= 0 (numpy seeds are unsigned), got {t.seed}")
     if t.checkpoint.keep < 1:
         raise DrlrunError("checkpoint.keep must be >= 1")
+    if t.checkpoint.every < 0:
+        raise DrlrunError(
+            f"checkpoint.every must be >= 0 (0: only the final checkpoint), got {t.checkpoint.every}"
+        )
     if t.eval.episodes < 0 or t.eval.every < 0 or t.log.every < 1:
         raise DrlrunError("eval.episodes and eval.every must be >= 0, log.every >= 1")
+    if t.eval.episodes == 0 and t.eval.every > 0:
+        raise DrlrunError(
+            f"eval.every={t.eval.every} evaluates 0 episodes (eval.episodes=0): set "
+            "eval.episodes >= 1, or eval.every=0 as well to turn evaluation off"
+        )
     check_backends(t.log.backend)
     if not 0.0 <= t.eval.epsilon <= 1.0:
         raise DrlrunError(f"eval.epsilon must be in [0, 1], got {t.eval.epsilon}")

@@ -45,6 +45,7 @@ def test_freeway_smoke(tmp_path: Path, overrides: tuple[str, ...]) -> None:
         *overrides,
         *[o for o in TINY if not o.startswith("net.")],
         "budget.frames=400",
+        "eval.every=0",
         "eval.episodes=0",
         "algo.gradient_steps=2",
     )

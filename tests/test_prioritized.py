@@ -123,6 +123,7 @@ def test_prioritized_replay_drives_dqn_family_learners(tmp_path, algo):
             "algo.gradient_steps=16",
             "algo.learning_starts=500",
             "algo.n_step=3",
+            "eval.every=0",
             "eval.episodes=0",
             "checkpoint.every=0",
         ],

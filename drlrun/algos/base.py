@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,11 @@ import numpy as np
 import torch
 
 from drlrun.envs.vector import Episode, SyncVecEnv
+from drlrun.errors import DrlrunError
 from drlrun.viz.panels import attach_panel
 
 Recorder = Callable[[np.ndarray, int], None]
+Tensors = Mapping[str, "torch.Tensor | np.ndarray"]
 # (obs batch of one, frame height) -> an RGB image to draw beside the recorded frame, or None
 Panel = Callable[[np.ndarray, int], "np.ndarray | None"]
 
@@ -53,7 +55,22 @@ class Algorithm(ABC):
     def evaluate(
         self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
     ) -> dict[str, float]:
-        """Play `episodes` episodes; `recorder(frame, episode)` receives rendered RGB frames."""
+        """Play `episodes` episodes; `recorder(frame, episode)` receives rendered RGB frames.
+
+        Returns at least `eval_return_mean`, `eval_return_std` and `eval_episodes`; a family
+        that cannot record raises DrlrunError when given a recorder (`no_video`)."""
+
+    def named_tensors(self) -> Tensors:
+        """The learned parameters (name -> tensor or array, not copies) the runner checks are
+        finite before it writes a checkpoint. Every family names its own; empty: nothing to check."""
+        return {}
+
+    def describe_eval(self, metrics: Mapping[str, float]) -> str:
+        """drlrun-eval's one-line result (supervised says accuracy, not return)."""
+        return (
+            f"return {metrics['eval_return_mean']:.2f} +- {metrics['eval_return_std']:.2f} "
+            f"over {int(metrics['eval_episodes'])} episodes"
+        )
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]: ...
@@ -73,6 +90,16 @@ class Algorithm(ABC):
 
     def close(self) -> None:
         """Release environments and workers."""
+
+
+def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """`named_tensors` entries for a module's parameters, named `prefix.<parameter>`."""
+    return {f"{prefix}.{name}": param for name, param in module.named_parameters()}
+
+
+def no_video(what: str) -> DrlrunError:
+    """The refusal for `video=true` where nothing can be rendered (raise it)."""
+    return DrlrunError(f"{what} has no frames to record; run drlrun-eval without video=true")
 
 
 Policy = Callable[[np.ndarray, np.random.Generator], np.ndarray]

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, run_episodes
 from drlrun.algos.distributional import make_support, project_categorical
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
@@ -317,9 +318,12 @@ class BookDistDQN(Algorithm):
     def evaluate(
         self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None
     ) -> dict[str, float]:
+        if self.p.task == "synthetic":
+            raise DrlrunError(
+                "algo.task=synthetic has no environment to play (its results are the plots); "
+                "evaluate a task=freeway run, or set eval.episodes=0"
+            )
         out: dict[str, float] = {"train_crossings": float(self.crossings)}
-        if self.p.task == "synthetic" or episodes == 0:
-            return out
 
         def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             if rng.random() < epsilon:
@@ -339,6 +343,9 @@ class BookDistDQN(Algorithm):
         if self._eval_env is None:
             self._eval_env = self.env_factory.make_eval()
         return {**run_episodes(self._eval_env, policy, episodes, seed), **out}
+
+    def named_tensors(self) -> Tensors:
+        return {"theta": self.theta}
 
     def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
         """The book's figure 7.21: each action's distribution beside the Freeway frame."""
@@ -401,5 +408,6 @@ class BookDistDQN(Algorithm):
 
 
 @register("algo", "dist_book")
+@accepts(nets="own")
 def build_dist_book(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> BookDistDQN:
     return BookDistDQN(from_cfg(BookDistParams, cfg, "algo"), env, ctx)

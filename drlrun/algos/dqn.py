@@ -15,7 +15,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from drlrun.algos.base import Algorithm, RunContext, TrainResult, run_episodes
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import (
+    Algorithm,
+    RunContext,
+    Tensors,
+    TrainResult,
+    module_tensors,
+    run_episodes,
+)
 from drlrun.algos.curiosity import build_curiosity
 from drlrun.algos.fast_q import (
     MLPQKernel,
@@ -30,7 +38,7 @@ from drlrun.buffers.prioritized import PrioritizedReplayBuffer
 from drlrun.buffers.replay import Batch, ReplayBuffer
 from drlrun.envs.base import EnvFactory, obs_dtype
 from drlrun.envs.vector import VecStep
-from drlrun.errors import DrlrunError, NonFiniteLossError
+from drlrun.errors import DrlrunError
 from drlrun.nets.base import build_torso
 from drlrun.nets.heads import QNetwork, make_head
 from drlrun.nets.sequence import SEQUENCE_NETS
@@ -275,14 +283,8 @@ class DQN(Algorithm):
             if self.frames // p.target_update_every != before // p.target_update_every:
                 self.sync_target()
         result.metrics["epsilon"] = eps
-        if losses:
-            loss = torch.stack(losses).mean().item()
-            if not np.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"the loss became {loss} at frame {self.frames} (update {self.updates}); "
-                    "lower algo.lr, set algo.max_grad_norm, or check the reward scale"
-                )
-            result.metrics["loss"] = loss
+        if losses:  # a non-finite loss stops the run in the runner (drlrun.guards)
+            result.metrics["loss"] = torch.stack(losses).mean().item()
             result.metrics["q_mean"] = torch.stack(qs).mean().item()
         if self.curiosity is not None:
             result.metrics.update(self.curiosity.metrics())
@@ -314,6 +316,12 @@ class DQN(Algorithm):
 
     def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
         return self.objective.frame_panel(self, obs, height)
+
+    def named_tensors(self) -> Tensors:
+        tensors = module_tensors("online", self.online)
+        if self.curiosity is not None:
+            tensors.update(module_tensors("curiosity", self.curiosity.module))
+        return tensors
 
     # --- state --------------------------------------------------------------------------------
     def _replay_in_checkpoint(self) -> bool:
@@ -373,6 +381,7 @@ def add_copies(replay, obs, actions, rewards, terminated, copies: int) -> None:
 
 
 @register("algo", "dqn")
+@accepts(nets="any", curiosity=True)
 def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> DQN:
     params = from_cfg(DQNParams, cfg, "algo")
     if ctx.net_cfg is not None and ctx.net_cfg.get("name") in SEQUENCE_NETS:

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from drlrun.algos.base import Algorithm, RunContext, TrainResult
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult
 from drlrun.algos.es_backends import WorkerSpec, make_backend
 from drlrun.algos.es_core import ESCore, ESParams
 from drlrun.algos.evo_plot import plot_fitness
-from drlrun.algos.population import play_vector
+from drlrun.algos.population import VectorPlayer
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.nets.flat import FlatParams
@@ -38,7 +39,7 @@ class ES(Algorithm):
         self.generation = 0
         self.frames = 0
         self.history = np.zeros((0, 4))
-        self._eval_env = None
+        self.player = VectorPlayer(env, self.flat, self.actions)
 
     def train_step(self) -> TrainResult:
         g = self.generation
@@ -62,11 +63,14 @@ class ES(Algorithm):
             }
         )
 
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0) -> dict[str, float]:
-        """Scores the parent (the mean of the search distribution)."""
-        if self._eval_env is None:
-            self._eval_env = self.env.make_eval()
-        return play_vector(self._eval_env, self.flat, self.actions, self.core.theta, episodes, seed)
+    def evaluate(
+        self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        """Scores the parent (the mean of the search distribution); `epsilon` does not apply."""
+        return self.player.play(self.core.theta, episodes, seed, recorder)
+
+    def named_tensors(self) -> Tensors:
+        return {"theta": self.core.theta}
 
     @property
     def theta(self) -> np.ndarray:
@@ -93,11 +97,11 @@ class ES(Algorithm):
 
     def close(self) -> None:
         self.backend.close()
-        if self._eval_env is not None:
-            self._eval_env.close()
+        self.player.close()
 
 
 @register("algo", "es")
+@accepts(nets="feedforward")
 def build_es(cfg, env, ctx: RunContext) -> ES:
     p = from_cfg(ESParams, cfg, "algo")
     if not isinstance(env, EnvFactory):

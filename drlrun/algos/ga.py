@@ -9,6 +9,7 @@ by single-point crossover, each mutated. The genome depends on the target: an in
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,9 +17,10 @@ from typing import Any, Literal
 import numpy as np
 
 from drlrun.algos import ga_ops
-from drlrun.algos.base import Algorithm, RunContext, TrainResult
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult, no_video
 from drlrun.algos.evo_plot import plot_fitness
-from drlrun.algos.population import PopulationEvaluator, play_vector
+from drlrun.algos.population import PopulationEvaluator, VectorPlayer
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.string_target import StringTarget
 from drlrun.errors import DrlrunError
@@ -92,9 +94,19 @@ class StringGenome:
     def describe(self, genome: np.ndarray) -> str:
         return repr(self.target.decode(genome))
 
-    def evaluate_genome(self, genome: np.ndarray, episodes: int, seed: int) -> dict[str, float]:
+    def evaluate_genome(
+        self, genome: np.ndarray, episodes: int, seed: int, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        """The fitness of `genome` (deterministic: one "episode")."""
+        if recorder is not None:
+            raise no_video(f"env={self.target.name} (a string target is scored, not played)")
         fit = float(self.target.fitness(genome[None])[0])
-        return {"eval_return_mean": fit, "eval_return_std": 0.0, "eval_solved": float(fit >= 1.0)}
+        return {
+            "eval_return_mean": fit,
+            "eval_return_std": 0.0,
+            "eval_episodes": 1.0,
+            "eval_solved": float(fit >= 1.0),
+        }
 
     def close(self) -> None:
         pass
@@ -112,7 +124,7 @@ class PolicyGenome:
         self.flat = FlatParams(self.policy)
         self.size = self.flat.size
         self.evaluator = PopulationEvaluator(env, self.policy, self.actions, p.max_rollouts)
-        self._eval_env = None
+        self.player = VectorPlayer(env, self.flat, self.actions)
 
     def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.standard_normal((n, self.size)) * self.p.init_std).astype(np.float32)
@@ -133,15 +145,14 @@ class PolicyGenome:
     def describe(self, genome: np.ndarray) -> str:
         return f"{self.size}-parameter policy"
 
-    def evaluate_genome(self, genome: np.ndarray, episodes: int, seed: int) -> dict[str, float]:
-        if self._eval_env is None:
-            self._eval_env = self.env.make_eval()
-        return play_vector(self._eval_env, self.flat, self.actions, genome, episodes, seed)
+    def evaluate_genome(
+        self, genome: np.ndarray, episodes: int, seed: int, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        return self.player.play(genome, episodes, seed, recorder)
 
     def close(self) -> None:
         self.evaluator.close()
-        if self._eval_env is not None:
-            self._eval_env.close()
+        self.player.close()
 
 
 class GA(Algorithm):
@@ -219,9 +230,20 @@ class GA(Algorithm):
         return np.stack(children[: len(population)])
 
     # --- evaluation, state, plots ---------------------------------------------------------------
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0) -> dict[str, float]:
-        """Scores the fittest individual of the latest generation."""
-        return self.genome.evaluate_genome(self.best_genome, max(1, episodes), seed)
+    def evaluate(
+        self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        """Scores the fittest individual of the latest generation; `epsilon` does not apply."""
+        return self.genome.evaluate_genome(self.best_genome, max(1, episodes), seed, recorder)
+
+    def named_tensors(self) -> Tensors:
+        return {"population": self.population, "best_genome": self.best_genome}
+
+    def describe_eval(self, metrics: Mapping[str, float]) -> str:
+        if isinstance(self.genome, StringGenome):  # scored, not played: no episodes
+            best = self.genome.describe(self.best_genome)
+            return f"fitness {metrics['eval_return_mean']:.3f} of the best string {best}"
+        return super().describe_eval(metrics)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -257,6 +279,7 @@ class GA(Algorithm):
 
 
 @register("algo", "ga")
+@accepts(nets="feedforward")
 def build_ga(cfg, env, ctx: RunContext) -> GA:
     p = from_cfg(GAParams, cfg, "algo")
     if isinstance(env, StringTarget):

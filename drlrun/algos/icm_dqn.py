@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
+from drlrun.algos.accepts import accepts
 from drlrun.algos.base import RunContext
 from drlrun.algos.dqn import DQN, DQNParams
 from drlrun.algos.objectives import OBJECTIVES, LossOutput, Objective, TDBatch
@@ -99,5 +100,6 @@ class ICMDQN(DQN):
 
 
 @register("algo", "icm_dqn")
+@accepts(nets="any", curiosity=True)
 def build_icm_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> ICMDQN:
     return ICMDQN(from_cfg(ICMDQNParams, cfg, "algo"), env, ctx)

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from drlrun.algos.base import RunContext
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import RunContext, module_tensors
 from drlrun.algos.marl_core import PolicySpec, TeamQNet, q_input, q_target
 from drlrun.algos.mfq import Learner, MFQParams, MultiAgentQ
 from drlrun.envs.multiagent import MultiAgentEnvFactory
@@ -73,6 +74,9 @@ class ACLearner(Learner):
             "entropy": float(entropy.mean().detach()),
         }
 
+    def named_tensors(self) -> dict[str, torch.Tensor]:
+        return {**super().named_tensors(), **module_tensors("actor", self.actor)}
+
     def export(self) -> dict[str, Any]:
         return {"spec": asdict(self.spec), "net_args": self.net_args | {"style": "mlp"},
                 "net": self.actor.state_dict()}  # fmt: skip
@@ -103,6 +107,7 @@ class MeanFieldAC(MultiAgentQ):
 
 
 @register("algo", "mfac")
+@accepts(nets="own")
 def build_mfac(cfg: Any, env: Any, ctx: RunContext) -> MeanFieldAC:
     if not isinstance(env, MultiAgentEnvFactory):
         raise DrlrunError(

@@ -21,7 +21,15 @@ import numpy as np
 import torch
 
 from drlrun import checkpoint
-from drlrun.algos.base import Algorithm, Recorder, RunContext, TrainResult
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import (
+    Algorithm,
+    Recorder,
+    RunContext,
+    Tensors,
+    TrainResult,
+    module_tensors,
+)
 from drlrun.algos.marl_core import (
     PolicySpec,
     RowReplay,
@@ -171,6 +179,10 @@ class Learner:
             self.opt.step()
         q_taken = q_all.detach()[torch.arange(len(actions)), actions]
         return {"loss": float(loss.detach()), "q_mean": float(q_taken.mean())}
+
+    def named_tensors(self) -> dict[str, torch.Tensor]:
+        """This team's learned parameters (the runner's finiteness check)."""
+        return module_tensors("net", self.net)
 
     def sync(self) -> None:
         if self.target is not None:
@@ -524,6 +536,13 @@ class MultiAgentQ(Algorithm):
         return out
 
     # --- state, plots -----------------------------------------------------------------------------
+    def named_tensors(self) -> Tensors:
+        return {
+            f"team{i}.{name}": t
+            for i, learner in enumerate(self.learners)
+            for name, t in learner.named_tensors().items()
+        }
+
     def state_dict(self) -> dict[str, Any]:
         env_state = self.env.get_state() if hasattr(self.env, "get_state") else None
         return {
@@ -594,15 +613,18 @@ def _build(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
 
 
 @register("algo", "mfq")
+@accepts(nets="own")
 def build_mfq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx)
 
 
 @register("algo", "nq")
+@accepts(nets="own")
 def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx)
 
 
 @register("algo", "iq")
+@accepts(nets="own")
 def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from drlrun.algos.base import run_episodes
+from drlrun.algos.base import Recorder, run_episodes
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.vector import SyncVecEnv
 from drlrun.nets.flat import FlatParams
@@ -161,6 +161,7 @@ def play_vector(
     vector: np.ndarray,
     episodes: int,
     seed: int,
+    recorder: Recorder | None = None,
 ) -> dict[str, float]:
     """Load `vector` into the policy and play `episodes` evaluation episodes with its rule."""
     flat.set(vector)
@@ -170,4 +171,31 @@ def play_vector(
         out = policy(torch.as_tensor(obs, dtype=torch.float32)).numpy()
         return actions(out, rng.random(len(obs)) if actions.stochastic else None)
 
-    return run_episodes(env, act, max(1, episodes), seed)
+    return run_episodes(env, act, max(1, episodes), seed, recorder)
+
+
+class VectorPlayer:
+    """Evaluates flat policy vectors (ES's parent, GA's elite) on the eval env, or on a fresh
+    render-capable one when recording a video."""
+
+    def __init__(self, env_factory: EnvFactory, flat: FlatParams, actions: ActionMap):
+        self.env_factory, self.flat, self.actions = env_factory, flat, actions
+        self._eval_env: SyncVecEnv | None = None
+
+    def play(
+        self, vector: np.ndarray, episodes: int, seed: int, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        if recorder is not None:
+            env = self.env_factory.make_eval(render=True)
+            try:
+                return play_vector(env, self.flat, self.actions, vector, episodes, seed, recorder)
+            finally:
+                env.close()
+        if self._eval_env is None:
+            self._eval_env = self.env_factory.make_eval()
+        return play_vector(self._eval_env, self.flat, self.actions, vector, episodes, seed)
+
+    def close(self) -> None:
+        if self._eval_env is not None:
+            self._eval_env.close()
+            self._eval_env = None

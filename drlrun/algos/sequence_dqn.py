@@ -71,6 +71,12 @@ class SequenceDQN(DQN):
             raise DrlrunError("algo.seq_len must be >= 1 and algo.burn_in >= 0")
         if env.frame_stack > 1:
             raise DrlrunError("sequence torsos keep their own history; set env.frame_stack=1")
+        curiosity = ctx.curiosity_cfg.get("name", "none") if ctx.curiosity_cfg else "none"
+        if curiosity != "none":  # its window update has no intrinsic-reward relabelling
+            raise DrlrunError(
+                f"curiosity={curiosity} works with feedforward nets only; net={ctx.net_cfg.name} "
+                "selects the sequence learner, which takes no curiosity module"
+            )
         super().__init__(p, env, ctx)
         self.online.eval()  # hard memory reads sample Gumbel noise only while updating
         self.target.eval()

@@ -8,6 +8,7 @@ seen. Evaluation scores the fixed, seeded test set (`test_accuracy` in summary.j
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,16 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
-from drlrun.algos.base import Algorithm, RunContext, TrainResult
+from drlrun.algos.accepts import accepts
+from drlrun.algos.base import (
+    Algorithm,
+    Recorder,
+    RunContext,
+    Tensors,
+    TrainResult,
+    module_tensors,
+    no_video,
+)
 from drlrun.envs.mnist import MnistData, transform
 from drlrun.errors import DrlrunError
 from drlrun.nets.base import build_torso
@@ -31,6 +41,10 @@ class SupervisedParams:
     lr: float = 1e-3
     batch_size: int = 300
     eval_batch: int = 500
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.eval_batch < 1:
+            raise ValueError("batch_size and eval_batch must be >= 1")
 
 
 class Classifier(nn.Module):
@@ -81,8 +95,13 @@ class Supervised(Algorithm):
         finally:
             self.model.train()
 
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None):
-        """Accuracy on the whole fixed test set (`episodes`, `seed` do not apply)."""
+    def evaluate(
+        self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
+    ) -> dict[str, float]:
+        """Accuracy on the whole fixed test set (`episodes`, `seed`, `epsilon` do not apply);
+        each test image counts as one episode with return 1 when classified right."""
+        if recorder is not None:
+            raise no_video("algo=supervised (it classifies a test set, it plays no episodes)")
         out = self.predict(self.data.test_images)
         correct = (out.argmax(dim=1) == self.data.test_labels).float()
         acc = float(correct.mean())
@@ -92,7 +111,17 @@ class Supervised(Algorithm):
             "test_images": float(len(correct)),
             "eval_return_mean": acc,
             "eval_return_std": float(correct.std()),
+            "eval_episodes": float(len(correct)),
         }
+
+    def describe_eval(self, metrics: Mapping[str, float]) -> str:
+        return (
+            f"accuracy {metrics['test_accuracy']:.4f} on {int(metrics['test_images'])} test "
+            f"images (loss {metrics['test_loss']:.4f})"
+        )
+
+    def named_tensors(self) -> Tensors:
+        return module_tensors("model", self.model)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -117,5 +146,6 @@ class Supervised(Algorithm):
 
 
 @register("algo", "supervised")
+@accepts(nets="feedforward")
 def build_supervised(cfg: DictConfig, env: MnistData, ctx: RunContext) -> Supervised:
     return Supervised(from_cfg(SupervisedParams, cfg, "algo"), env, ctx)

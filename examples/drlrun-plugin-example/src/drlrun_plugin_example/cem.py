@@ -91,6 +91,10 @@ class CEM(Algorithm):
         }
         return TrainResult(metrics, episodes)
 
+    def named_tensors(self) -> dict[str, np.ndarray]:
+        """What the runner checks is finite before each checkpoint (the search distribution)."""
+        return {"mean": self.mean, "std": self.std}
+
     def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None) -> dict:
         n_actions = self.policy.n_actions
 
