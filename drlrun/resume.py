@@ -11,10 +11,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from drlrun.errors import DrlrunError
 from drlrun.rundir import (
-    RUN_OUTPUTS,
     holds_run,
     last_active,
     latest_checkpoint,
+    run_outputs,
     runs_of_command,
 )
 
@@ -38,7 +38,7 @@ class Located:
 
 def _refuse_used(run_dir: Path) -> None:
     if holds_run(run_dir):
-        present = ", ".join(n for n in RUN_OUTPUTS if (run_dir / n).exists())
+        present = ", ".join(run_outputs(run_dir))
         raise DrlrunError(
             f"{run_dir} already holds a run ({present}); continue it with resume=true, or "
             "choose another hydra.run.dir (nothing was changed)"

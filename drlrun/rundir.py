@@ -226,9 +226,15 @@ def search_root(pattern: str, cwd: Path) -> Path:
     return (root if root.is_absolute() else cwd / root).resolve()
 
 
+def run_outputs(run_dir: Path) -> list[str]:
+    """What `run_dir` already holds of a run's output (an empty checkpoints/ does not count)."""
+    found = [n for n in RUN_OUTPUTS if n != "checkpoints" and (run_dir / n).exists()]
+    return found + (["checkpoints"] if list_checkpoints(run_dir / "checkpoints") else [])
+
+
 def holds_run(run_dir: Path) -> bool:
     """True when `run_dir` already holds what a run writes (so a fresh run must not use it)."""
-    return any((run_dir / name).exists() for name in RUN_OUTPUTS)
+    return bool(run_outputs(run_dir))
 
 
 def overrides_of(run_dir: Path) -> list[str] | None:
