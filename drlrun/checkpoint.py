@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from drlrun.errors import DrlrunError
+from drlrun.rundir import fsync_dir, list_checkpoints
 from drlrun.rundir import latest_checkpoint as latest
-from drlrun.rundir import list_checkpoints
 
 __all__ = [
     "atomic_torch_save",
@@ -61,17 +61,6 @@ def from_safe(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return type(obj)(from_safe(v) for v in obj)
     return obj
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class WriteError(DrlrunError):
@@ -124,7 +113,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         friendly = _write_error(err, path) if isinstance(err, OSError | RuntimeError) else None
