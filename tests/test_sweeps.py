@@ -51,7 +51,7 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_recorded(joblib_sweep) -> No
     failed = {k for k, s in summaries.items() if s["status"] == "failed"}
     assert failed == {"2", "5"}  # the seed=-1 jobs of each algorithm
     for name in failed:
-        assert "non-negative" in summaries[name]["error"]
+        assert "seed must be >= 0" in summaries[name]["error"]
         assert "Traceback" in (sweep / name / "error.txt").read_text()
     assert all(
         s["status"] == "finished" and s["frames"] >= 1024
@@ -101,7 +101,7 @@ def test_report_aggregates_the_jobs_numbers(joblib_sweep) -> None:
         assert min(values) <= float(row["ci95_low"]) <= float(row["ci95_high"]) <= max(values)
         assert float(row["frames"]) >= 1024 and float(row["sps"]) > 0
     md = (sweep / "report" / "report.md").read_text()
-    assert "| algo=dqn | 2 |" in md and "seed=-1" in md and "non-negative" in md
+    assert "| algo=dqn | 2 |" in md and "seed=-1" in md and "seed must be >= 0" in md
     assert float(rows["algo=dqn"]["book"]) == 20.0  # the preset's reported number, beside the mean
     mean = statistics.mean(_expected(sweep, "dqn"))
     assert f"| algo=dqn | eval_return_mean | 20 | {mean:.4g} |" in md
