@@ -23,7 +23,9 @@ def snapshot(*roots: Path) -> dict[Path, str]:
     return found
 
 
-def assert_unchanged(before: dict[Path, str], *roots: Path, appended: tuple[Path, ...] = ()) -> None:
+def assert_unchanged(
+    before: dict[Path, str], *roots: Path, appended: tuple[Path, ...] = ()
+) -> None:
     """Every file of `before` still exists byte-identical, except the ones in `appended` (which a
     run may only grow: their old bytes must still be a prefix of the new ones)."""
     after = snapshot(*roots)
