@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -102,14 +103,14 @@ def _write_error(err: BaseException, path: Path) -> WriteError | None:
     return WriteError(f"{reason} writing {path} ({detail})")
 
 
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write `obj` to a temp file in the same folder, fsync, then rename over `path`. A write
-    the filesystem refuses raises WriteError; the temp file is removed either way."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Run `write(file)` on a temp file in the same folder, fsync, then rename over `path`. A
+    write the filesystem refuses raises WriteError; the temp file is removed either way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -120,6 +121,11 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         if friendly is not None:
             raise friendly from None
         raise
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Write `obj` with torch.save, atomically (see `atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
@@ -140,8 +146,12 @@ def save(state: dict[str, Any], folder: Path, step: int, keep: int) -> Path:
     return path
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Load one checkpoint; a truncated or foreign file raises DrlrunError naming it."""
+PREVIOUS_ADVICE = "move it aside to resume from the previous one"
+
+
+def load(path: Path, advice: str = PREVIOUS_ADVICE) -> dict[str, Any]:
+    """Load one checkpoint; a truncated or foreign file raises DrlrunError naming it and giving
+    `advice` (what to do instead; runs whose replay lives beside the checkpoints pass their own)."""
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -149,7 +159,7 @@ def load(path: Path) -> dict[str, Any]:
     except Exception as err:
         raise DrlrunError(
             f"checkpoint {path} is corrupt or not a drlrun checkpoint ({type(err).__name__}); "
-            "it was left untouched: move it aside to resume from the previous one"
+            f"it was left untouched: {advice}"
         ) from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
         raise DrlrunError(f"checkpoint {path} has an unknown format; it was left untouched")

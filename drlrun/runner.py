@@ -19,6 +19,7 @@ from drlrun import checkpoint, guards
 from drlrun.algos.base import Algorithm
 from drlrun.errors import DrlrunError
 from drlrun.logger import RunLogger
+from drlrun.replay_store import STORE_DIR, ReplayStore
 from drlrun.rundir import write_text_atomic
 from drlrun.seeding import global_rng_state, set_global_rng_state
 from drlrun.tracking import make_trackers
@@ -69,6 +70,8 @@ class Runner:
         self.algo, self.s, self.run_dir = algo, settings, run_dir
         self.on_eval = on_eval
         self.ckpt_dir = run_dir / "checkpoints"
+        replay = algo.external_replay()  # a large ring kept beside the checkpoints, not in them
+        self.replay_store = ReplayStore(run_dir / STORE_DIR, replay) if replay is not None else None
         self.iteration = 0
         self.episodes: collections.deque = collections.deque(maxlen=RECENT_EPISODES)
         self.acc: dict[str, list[float]] = {}
@@ -92,7 +95,12 @@ class Runner:
         }
 
     def load(self, path: Path) -> None:
-        state = checkpoint.load(path)
+        store = self.replay_store
+        if store is None:
+            state = checkpoint.load(path)
+        else:  # refuses (changing nothing) a checkpoint the replay memmap no longer matches
+            state = checkpoint.load(path, store.corrupt_advice())
+            store.restore(path, state.get("replay_store"))
         try:
             self.algo.load_state_dict(state["algo"])
         except (KeyError, RuntimeError, ValueError) as err:
@@ -108,13 +116,21 @@ class Runner:
         self.last_eval = dict(r["last_eval"])
         set_global_rng_state(state["rng"])
         log.info("resumed from %s at frame %d", path, self.algo.frames)
+        for caveat in self.algo.resume_caveats():
+            log.warning("%s", caveat)
 
     def save(self) -> Path:
         """Write a checkpoint, never one with non-finite parameters (the guard raises instead)."""
         guards.check_parameters(
             self.algo.named_tensors(), self.algo.frames, self.iteration, self._kept
         )
-        return checkpoint.save(self.state_dict(), self.ckpt_dir, self.algo.frames, self.s.ckpt_keep)
+
+        def write(state: dict[str, Any]) -> Path:
+            return checkpoint.save(state, self.ckpt_dir, self.algo.frames, self.s.ckpt_keep)
+
+        if self.replay_store is None:
+            return write(self.state_dict())
+        return self.replay_store.checkpoint(self.state_dict(), write)
 
     def _kept(self) -> str:
         return guards.kept_message(checkpoint.latest(self.ckpt_dir))

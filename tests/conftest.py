@@ -62,9 +62,11 @@ def compose(*overrides: str):
         return hydra_compose("config", overrides=list(overrides))
 
 
-def run_config(overrides: list[str], run_dir: Path) -> tuple[dict, object]:
-    """Compose `overrides`, train to the budget in-process exactly as the CLI would, and return
-    (summary, algorithm)."""
+def run_config(
+    overrides: list[str], run_dir: Path, resume_from: Path | None = None
+) -> tuple[dict, object]:
+    """Compose `overrides`, train to the budget in-process exactly as the CLI would (continuing
+    from checkpoint `resume_from` if given), and return (summary, algorithm)."""
     from drlrun.runner import Runner
     from drlrun.session import build
     from drlrun.settings import runner_settings
@@ -73,9 +75,9 @@ def run_config(overrides: list[str], run_dir: Path) -> tuple[dict, object]:
     run_dir.mkdir(parents=True, exist_ok=True)
     built = build(cfg, run_dir)
     try:
-        summary = Runner(
-            built.algo, runner_settings(built.top, built.env.frame_skip), run_dir
-        ).run()
+        summary = Runner(built.algo, runner_settings(built.top, built.env.frame_skip), run_dir).run(
+            resume_from
+        )
     finally:
         built.algo.close()
         built.env.close()

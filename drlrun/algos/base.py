@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -14,6 +14,9 @@ import torch
 from drlrun.envs.vector import Episode, SyncVecEnv
 from drlrun.errors import DrlrunError
 from drlrun.viz.panels import attach_panel
+
+if TYPE_CHECKING:
+    from drlrun.replay_store import RingReplay
 
 Recorder = Callable[[np.ndarray, int], None]
 Tensors = Mapping[str, "torch.Tensor | np.ndarray"]
@@ -77,6 +80,16 @@ class Algorithm(ABC):
 
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def external_replay(self) -> RingReplay | None:
+        """A replay whose ring arrays the runner keeps in the run dir (drlrun.replay_store)
+        instead of in the checkpoint; `state_dict()` then holds only its small side state."""
+        return None
+
+    def resume_caveats(self) -> list[str]:
+        """How continuing from the state just loaded differs from an uninterrupted run (the
+        runner logs each once), e.g. a replay that was not checkpointed."""
+        return []
 
     def plots(self, run_dir: Path) -> list[Path]:
         """Optional algorithm-specific figures written at the end of a run."""

@@ -47,7 +47,10 @@ from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
 from drlrun.viz.attention import attention_overlay, doorkey_figures
 
+# algo.replay_in_checkpoint=auto: a replay up to this size goes inside the checkpoint, a larger
+# one into the runner's memory-mapped replay store (drlrun/replay_store.py)
 REPLAY_IN_CHECKPOINT_MAX_BYTES = 2 * 1024**3
+ReplayStorage = Literal["checkpoint", "memmap", "none"]
 MIN_FRAMES_PER_STEP = 64
 FAST_ACT_MAX_BATCH = 64  # numpy acting wins for a few observations; torch for large batches
 
@@ -75,7 +78,7 @@ class DQNParams:
     eps_decay_frames: int = 250_000
     eps_decay_fraction: float | None = None
     reward_clip: bool = False
-    replay_in_checkpoint: Literal["auto", "always", "never"] = "auto"
+    replay_in_checkpoint: Literal["auto", "always", "memmap", "never"] = "auto"
     # auto: autograd-free update and numpy acting for plain DQN on small MLPs on CPU (same
     # maths, ~2x faster; see algos/fast_q.py); off: always the autograd path
     fast_path: Literal["auto", "off"] = "auto"
@@ -158,6 +161,7 @@ class DQN(Algorithm):
         self.curiosity = build_curiosity(
             ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, self.curiosity_default
         )
+        self._replay_dropped = False  # the loaded checkpoint had no replay (resume_caveats)
         self.kernel: MLPQKernel | None = None  # autograd-free update; it knows no curiosity loss
         supported = fast_path_supported(self.online, self.objective, self.device)
         if fast and self.curiosity is None and supported:
@@ -324,18 +328,30 @@ class DQN(Algorithm):
         return tensors
 
     # --- state --------------------------------------------------------------------------------
-    def _replay_in_checkpoint(self) -> bool:
+    def replay_storage(self) -> ReplayStorage:
+        """Where a checkpoint keeps the replay: inside it, in the runner's memmap store (the ring
+        arrays; the small side state stays inside), or nowhere (algo.replay_in_checkpoint)."""
         mode = self.p.replay_in_checkpoint
-        return mode == "always" or (
-            mode == "auto" and self.replay.nbytes <= REPLAY_IN_CHECKPOINT_MAX_BYTES
-        )
+        if mode == "auto":
+            small = self.replay.nbytes <= REPLAY_IN_CHECKPOINT_MAX_BYTES
+            return "checkpoint" if small else "memmap"
+        return {"always": "checkpoint", "memmap": "memmap", "never": "none"}[mode]
+
+    def external_replay(self) -> ReplayBuffer | None:
+        return self.replay if self.replay_storage() == "memmap" else None
+
+    def _replay_state(self) -> dict[str, Any] | None:
+        storage = self.replay_storage()
+        if storage == "memmap":
+            return self.replay.state_dict(arrays=False)
+        return self.replay.state_dict() if storage == "checkpoint" else None
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "online": self.online.state_dict(),
             "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "replay": self.replay.state_dict() if self._replay_in_checkpoint() else None,
+            "replay": self._replay_state(),
             "rng": generator_state(self.rng),
             "envs": self.envs.get_state(),
             "obs": self.obs,
@@ -348,7 +364,10 @@ class DQN(Algorithm):
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if state["replay"] is not None:
+        self._replay_dropped = state["replay"] is None
+        if self.replay_storage() == "memmap":
+            self.replay.load_state_dict(state["replay"], arrays=False)  # the runner adds them
+        elif state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
         set_generator_state(self.rng, state["rng"])
         self.envs.set_state(state["envs"])
@@ -357,6 +376,17 @@ class DQN(Algorithm):
         self.updates = int(state["updates"])
         if self.curiosity is not None:
             self.curiosity.load_state_dict(state["curiosity"])
+
+    def resume_caveats(self) -> list[str]:
+        if not self._replay_dropped:
+            return []
+        mode = self.p.replay_in_checkpoint
+        limit = REPLAY_IN_CHECKPOINT_MAX_BYTES / 1024**3
+        why = "" if mode == "never" else f": sequence replay over {limit:g} GiB"
+        return [
+            f"the checkpoint holds no replay (algo.replay_in_checkpoint={mode}{why}): replay "
+            "starts empty, so the learning curve will differ from an uninterrupted run"
+        ]
 
     def plots(self, run_dir: Path) -> list[Path]:
         figures = self.objective.plots(self, run_dir) + doorkey_figures(self, run_dir)

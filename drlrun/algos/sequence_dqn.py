@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from drlrun.algos.base import RunContext, run_episodes
-from drlrun.algos.dqn import DQN, DQNParams
+from drlrun.algos.dqn import DQN, DQNParams, ReplayStorage
 from drlrun.algos.objectives import TDBatch
 from drlrun.buffers.sequence import SequenceBatch, SequenceReplay
 from drlrun.envs.base import EnvFactory
@@ -77,6 +77,11 @@ class SequenceDQN(DQN):
                 f"curiosity={curiosity} works with feedforward nets only; net={ctx.net_cfg.name} "
                 "selects the sequence learner, which takes no curiosity module"
             )
+        if p.replay_in_checkpoint == "memmap":
+            raise DrlrunError(
+                "algo.replay_in_checkpoint=memmap: sequence replay keeps whole episodes, not a "
+                "ring the memmap store can hold; use auto, always or never"
+            )
         super().__init__(p, env, ctx)
         self.online.eval()  # hard memory reads sample Gumbel noise only while updating
         self.target.eval()
@@ -88,6 +93,12 @@ class SequenceDQN(DQN):
 
     def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> SequenceReplay:
         return SequenceReplay(self.p.buffer_size, self.num_envs, obs_shape, dtype)
+
+    def replay_storage(self) -> ReplayStorage:
+        """As DQN's, but a sequence replay over the auto limit is not kept (no memmap store for
+        episode lists): the resume then says so (resume_caveats)."""
+        storage = super().replay_storage()
+        return "none" if storage == "memmap" else storage
 
     # --- acting -----------------------------------------------------------------------------
     @torch.inference_mode()

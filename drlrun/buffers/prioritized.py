@@ -90,16 +90,16 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         live = self.tree[flat] > 0
         self.tree.update(flat[live], self.priority[flat[live]])
 
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
+    def state_dict(self, arrays: bool = True) -> dict[str, Any]:
+        state = super().state_dict(arrays)
         state["priority"] = self.priority
         state["tree_leaves"] = self.tree.state_dict()["leaves"]
         state["max_priority"] = self.max_priority
         state["added"] = self.added
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
+    def load_state_dict(self, state: dict[str, Any], arrays: bool = True) -> None:
+        super().load_state_dict(state, arrays)
         self.priority[...] = state["priority"]
         self.tree.load_state_dict({"leaves": state["tree_leaves"]})
         self.max_priority = float(state["max_priority"])

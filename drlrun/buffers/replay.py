@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 INT64 = np.dtype(np.int64)
+RING_ARRAYS = ("frames", "actions", "rewards", "terminated", "done", "first")  # one row per step
 
 
 @dataclass
@@ -58,6 +59,7 @@ class ReplayBuffer:
         self.final: dict[int, np.ndarray] = {}
         self.pos = 0
         self.filled = 0
+        self.written = 0  # rows ever added: the replay store's clock (row = written % rows)
         self._next_first = np.ones(num_envs, dtype=bool)
 
     def __len__(self) -> int:
@@ -65,8 +67,11 @@ class ReplayBuffer:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.frames, self.actions, self.rewards, self.terminated, self.done, self.first)
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in self.ring_arrays().values())
+
+    def ring_arrays(self) -> dict[str, np.ndarray]:
+        """The live per-step arrays (first axis: ring row), the bulk of the buffer."""
+        return {name: getattr(self, name) for name in RING_ARRAYS}
 
     def _frame(self, obs: np.ndarray) -> np.ndarray:
         return obs[:, -1] if self.k > 1 else obs
@@ -98,6 +103,7 @@ class ReplayBuffer:
                 self.final[row * self.num_envs + env] = (last[-1] if self.k > 1 else last).copy()
         self.pos = (row + 1) % self.rows
         self.filled = min(self.filled + 1, self.rows)
+        self.written += 1
 
     def can_sample(self, n_step: int = 1) -> bool:
         return self.filled - self.k >= n_step
@@ -192,28 +198,29 @@ class ReplayBuffer:
     def update_priorities(self, batch: Batch, td_errors: np.ndarray) -> None:
         """Uniform replay ignores priorities; prioritized replay overrides this."""
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, arrays: bool = True) -> dict[str, Any]:
+        """Everything to continue exactly. `arrays=False` leaves out the ring arrays (the
+        runner's replay store keeps them in the run dir) and adds the `written` clock instead."""
         keys = sorted(self.final)
-        return {
-            "frames": self.frames,
-            "actions": self.actions,
-            "rewards": self.rewards,
-            "terminated": self.terminated,
-            "done": self.done,
-            "first": self.first,
-            "final_keys": np.asarray(keys, dtype=np.int64),
-            "final_frames": np.stack([self.final[k] for k in keys]) if keys else None,
-            "pos": self.pos,
-            "filled": self.filled,
-            "next_first": self._next_first,
-        }
+        state: dict[str, Any] = dict(self.ring_arrays()) if arrays else {"written": self.written}
+        state.update(
+            final_keys=np.asarray(keys, dtype=np.int64),
+            final_frames=np.stack([self.final[k] for k in keys]) if keys else None,
+            pos=self.pos,
+            filled=self.filled,
+            next_first=self._next_first,
+        )
+        return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("frames", "actions", "rewards", "terminated", "done", "first"):
-            target = getattr(self, name)
-            if target.shape != state[name].shape:
-                raise ValueError(f"replay {name} shape {state[name].shape} != {target.shape}")
-            target[...] = state[name]
+    def load_state_dict(self, state: dict[str, Any], arrays: bool = True) -> None:
+        """Inverse of `state_dict(arrays)`; without arrays the replay store restores them."""
+        if arrays:
+            for name, target in self.ring_arrays().items():
+                if target.shape != state[name].shape:
+                    raise ValueError(f"replay {name} shape {state[name].shape} != {target.shape}")
+                target[...] = state[name]
+        else:
+            self.written = int(state["written"])
         frames = state["final_frames"]
         self.final = {int(k): frames[i].copy() for i, k in enumerate(state["final_keys"])}
         self.pos, self.filled = int(state["pos"]), int(state["filled"])
