@@ -125,6 +125,14 @@ CASES: dict[str, list[str]] = {
 }
 
 
+# Optional extras a case needs (the test skips it where they are not installed).
+REQUIRES: dict[str, str] = {
+    "memory_s7_lstm": "minigrid",
+    "ch10_doorkey_fixed": "minigrid",
+    "ch9_magent_fixed": "magent2",
+}
+
+
 def overrides(name: str) -> list[str]:
     """The full CLI overrides of case `name` (its own after the common ones)."""
     return [*COMMON, *CASES[name]]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.golden.cases import CASES
+from tests.golden.cases import CASES, REQUIRES
 from tests.golden.harness import first_difference, recorded_path, run_case
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_golden(name: str) -> None:
+    if name in REQUIRES:
+        pytest.importorskip(REQUIRES[name])
     expected = recorded_path(name)
     assert expected.exists(), f"no recording for {name}: python scripts/golden.py record {name}"
     run = run_case(name)
