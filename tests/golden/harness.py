@@ -1,0 +1,83 @@
+"""Run a golden case through the real CLI and compare its metrics.csv with the recorded one.
+
+Shared by tests/golden/test_golden.py and scripts/golden.py so both run a case the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.golden.cases import overrides
+
+DATA = Path(__file__).resolve().parent / "data"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class CaseRun:
+    """One case's outcome: its metrics.csv bytes (None on failure), wall time and CLI output."""
+
+    name: str
+    metrics: bytes | None
+    seconds: float
+    output: str
+
+
+def recorded_path(name: str) -> Path:
+    """Where case `name`'s recorded metrics.csv lives."""
+    return DATA / f"{name}.csv"
+
+
+def run_case(name: str, timeout: float = 120) -> CaseRun:
+    """Run case `name` with `python -m drlrun.cli` in a fresh temp dir (this checkout first on
+    PYTHONPATH) and return its metrics.csv."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory(prefix=f"golden-{name}-") as tmp:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "drlrun.cli", *overrides(name), "hydra.run.dir=run"],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        seconds = time.perf_counter() - start
+        metrics = Path(tmp, "run", "metrics.csv")
+        data = metrics.read_bytes() if proc.returncode == 0 and metrics.exists() else None
+    return CaseRun(name, data, seconds, proc.stdout + proc.stderr)
+
+
+def first_difference(expected: bytes, actual: bytes) -> str | None:
+    """None when identical; else the first differing row of both files, with its line number
+    and the header (so a column can be told by name)."""
+    if expected == actual:
+        return None
+    want, got = expected.decode().splitlines(), actual.decode().splitlines()
+    header = want[0] if want else ""
+    for i in range(max(len(want), len(got))):
+        a = want[i] if i < len(want) else "<missing>"
+        b = got[i] if i < len(got) else "<missing>"
+        if a != b:
+            cols = _columns(header, a, b) if i > 0 else ""
+            return (
+                f"line {i + 1} differs ({len(want)} recorded lines, {len(got)} now)\n"
+                f"  header:   {header}\n  recorded: {a}\n  now:      {b}{cols}"
+            )
+    return "files differ only in line endings or a trailing newline"
+
+
+def _columns(header: str, a: str, b: str) -> str:
+    """The columns that differ between two csv rows, as `name: old -> new` lines."""
+    names, left, right = header.split(","), a.split(","), b.split(",")
+    if len(left) != len(names) or len(right) != len(names):
+        return ""
+    diffs = [f"    {n}: {x} -> {y}" for n, x, y in zip(names, left, right, strict=True) if x != y]
+    return "\n  columns:\n" + "\n".join(diffs) if diffs else ""
