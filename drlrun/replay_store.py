@@ -289,10 +289,10 @@ class ReplayStore:
     def corrupt_advice(self) -> str:
         """What to do when the newest checkpoint is unreadable (checkpoint.load's hint)."""
         return (
-            "this run keeps its replay in "
-            f"{self.folder}, which matches only the newest checkpoint once that one is applied "
-            "there, so moving it aside lets the previous one resume only if the run was killed "
-            "before that; otherwise start the run again with resume=false"
+            "moving it aside to resume from the previous one works for this run only if it "
+            f"stopped before this checkpoint's rows reached the replay memmap in {self.folder} "
+            "(a previous checkpoint is refused once they did); otherwise start the run again "
+            "with resume=false"
         )
 
 

@@ -121,6 +121,15 @@ def test_never_warns_once_at_resume(tmp_path, caplog) -> None:
     assert len(warnings) == 1 and "learning curve will differ" in warnings[0], warnings
 
 
+def test_corrupt_newest_checkpoint_advice_names_the_memmap(tmp_path) -> None:
+    args = [*SMALL, "algo.replay_in_checkpoint=memmap"]
+    run_config([*args, "budget.frames=600"], tmp_path)
+    newest = checkpoint.latest(tmp_path / "checkpoints")
+    newest.write_bytes(b"not a checkpoint")
+    with pytest.raises(DrlrunError, match="works for this run only if it stopped before"):
+        run_config([*args, "budget.frames=900"], tmp_path, resume_from=newest)
+
+
 def test_sequence_replay_refuses_memmap_in_one_line(tmp_path) -> None:
     with pytest.raises(DrlrunError, match="sequence replay keeps whole episodes"):
         run_config(["net=lstm", "algo.replay_in_checkpoint=memmap", "budget.frames=64"], tmp_path)
