@@ -204,12 +204,8 @@ class ReplayStore:
         """Fill the live ring from the memmaps as checkpoint `path` (with `record`) saved them,
         rolling its committed journal forward if a kill interrupted it; refuse (changing
         nothing) when the memmaps have moved past that checkpoint."""
-        if record is None:
-            raise DrlrunError(
-                f"checkpoint {path} holds no replay commit, but this run keeps its replay in "
-                f"{self.folder} (a checkpoint from before memmap replays left a replay over 2 GiB "
-                "out); it cannot resume exactly: start the run again with resume=false"
-            )
+        if record is None:  # written before memmap replays: its replay was left out, and the
+            return  # algorithm's resume caveat says so; the next commit rebuilds the memmaps
         commit = Commit.from_record(record)
         manifest = self._read_manifest()
         if (
