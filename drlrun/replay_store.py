@@ -223,13 +223,14 @@ class ReplayStore:
         self.last = commit
 
     def _can_roll_forward(self, commit: Commit, manifest: Manifest | None) -> bool:
-        """The journal holds `commit`'s rows and the memmaps hold its parent (or a partial copy
-        of it: a first commit rebuilds them, an "applying" one rewrites the same rows)."""
+        """The journal holds `commit`'s rows and the memmaps hold its parent, or a partial copy
+        of `commit` (an "applying" one rewrites the same rows; a first commit rebuilds them)."""
         if not self._journal_is(commit):
             return False
-        if commit.parent_id is None:
-            return True
-        return manifest is not None and manifest.commit_id in (commit.parent_id, commit.commit_id)
+        if commit.parent_id is None or manifest is None:
+            return commit.parent_id is None
+        at_parent = manifest.commit_id == commit.parent_id and manifest.state == "applied"
+        return at_parent or manifest.commit_id == commit.commit_id
 
     def _journal_is(self, commit: Commit) -> bool:
         try:
