@@ -204,12 +204,8 @@ class ReplayStore:
         """Fill the live ring from the memmaps as checkpoint `path` (with `record`) saved them,
         rolling its committed journal forward if a kill interrupted it; refuse (changing
         nothing) when the memmaps have moved past that checkpoint."""
-        if record is None:
-            raise DrlrunError(
-                f"checkpoint {path} holds no replay commit, but this run keeps its replay in "
-                f"{self.folder} (a checkpoint from before memmap replays left a replay over 2 GiB "
-                "out); it cannot resume exactly: start the run again with resume=false"
-            )
+        if record is None:  # written before memmap replays: its replay was left out, and the
+            return  # algorithm's resume caveat says so; the next commit rebuilds the memmaps
         commit = Commit.from_record(record)
         manifest = self._read_manifest()
         if (
@@ -227,13 +223,14 @@ class ReplayStore:
         self.last = commit
 
     def _can_roll_forward(self, commit: Commit, manifest: Manifest | None) -> bool:
-        """The journal holds `commit`'s rows and the memmaps hold its parent (or a partial copy
-        of it: a first commit rebuilds them, an "applying" one rewrites the same rows)."""
+        """The journal holds `commit`'s rows and the memmaps hold its parent, or a partial copy
+        of `commit` (an "applying" one rewrites the same rows; a first commit rebuilds them)."""
         if not self._journal_is(commit):
             return False
-        if commit.parent_id is None:
-            return True
-        return manifest is not None and manifest.commit_id in (commit.parent_id, commit.commit_id)
+        if commit.parent_id is None or manifest is None:
+            return commit.parent_id is None
+        at_parent = manifest.commit_id == commit.parent_id and manifest.state == "applied"
+        return at_parent or manifest.commit_id == commit.commit_id
 
     def _journal_is(self, commit: Commit) -> bool:
         try:
@@ -289,10 +286,10 @@ class ReplayStore:
     def corrupt_advice(self) -> str:
         """What to do when the newest checkpoint is unreadable (checkpoint.load's hint)."""
         return (
-            "this run keeps its replay in "
-            f"{self.folder}, which matches only the newest checkpoint once that one is applied "
-            "there, so moving it aside lets the previous one resume only if the run was killed "
-            "before that; otherwise start the run again with resume=false"
+            "moving it aside to resume from the previous one works for this run only if it "
+            f"stopped before this checkpoint's rows reached the replay memmap in {self.folder} "
+            "(a previous checkpoint is refused once they did); otherwise start the run again "
+            "with resume=false"
         )
 
 

@@ -364,11 +364,12 @@ class DQN(Algorithm):
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self._replay_dropped = state["replay"] is None
-        if self.replay_storage() == "memmap":
-            self.replay.load_state_dict(state["replay"], arrays=False)  # the runner adds them
-        elif state["replay"] is not None:
-            self.replay.load_state_dict(state["replay"])
+        replay = state["replay"]
+        self._replay_dropped = replay is None
+        if replay is not None and self.replay_storage() == "memmap":
+            self.replay.load_state_dict(replay, arrays=False)  # the runner's store adds them
+        elif replay is not None:
+            self.replay.load_state_dict(replay)
         set_generator_state(self.rng, state["rng"])
         self.envs.set_state(state["envs"])
         self.obs = np.asarray(state["obs"]).copy()
@@ -380,9 +381,13 @@ class DQN(Algorithm):
     def resume_caveats(self) -> list[str]:
         if not self._replay_dropped:
             return []
-        mode = self.p.replay_in_checkpoint
-        limit = REPLAY_IN_CHECKPOINT_MAX_BYTES / 1024**3
-        why = "" if mode == "never" else f": sequence replay over {limit:g} GiB"
+        mode, limit = self.p.replay_in_checkpoint, REPLAY_IN_CHECKPOINT_MAX_BYTES / 1024**3
+        if mode == "never":
+            why = ""
+        elif self.replay_storage() == "memmap":  # a checkpoint from before memmap replays
+            why = f": written when replays over {limit:g} GiB were left out"
+        else:
+            why = f": sequence replay over {limit:g} GiB"
         return [
             f"the checkpoint holds no replay (algo.replay_in_checkpoint={mode}{why}): replay "
             "starts empty, so the learning curve will differ from an uninterrupted run"

@@ -111,15 +111,43 @@ def test_auto_above_the_limit_uses_memmap_and_prioritized_resumes_exactly(
     assert (part / "metrics.csv").read_text() == full
 
 
+def resume_warnings(args: list[str], run_dir: Path, caplog) -> list[str]:
+    with caplog.at_level(logging.WARNING, logger="drlrun"):
+        resume = checkpoint.latest(run_dir / "checkpoints")
+        run_config([*args, "budget.frames=900"], run_dir, resume_from=resume)
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
 def test_never_warns_once_at_resume(tmp_path, caplog) -> None:
     args = [*SMALL, "algo.replay_in_checkpoint=never"]
     run_config([*args, "budget.frames=600"], tmp_path)
     assert not (tmp_path / "replay").exists()
-    with caplog.at_level(logging.WARNING, logger="drlrun"):
-        resume = checkpoint.latest(tmp_path / "checkpoints")
-        run_config([*args, "budget.frames=900"], tmp_path, resume_from=resume)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = resume_warnings(args, tmp_path, caplog)
     assert len(warnings) == 1 and "learning curve will differ" in warnings[0], warnings
+
+
+def test_checkpoint_from_before_memmap_replays_resumes_empty_with_the_warning(
+    tmp_path, caplog
+) -> None:
+    """An auto run over 2 GiB used to checkpoint no replay: it still resumes, and says so."""
+    args = [*SMALL, "algo.replay_in_checkpoint=memmap"]
+    run_config([*args, "budget.frames=600"], tmp_path)
+    newest = checkpoint.latest(tmp_path / "checkpoints")
+    state = checkpoint.load(newest)
+    del state["replay_store"]
+    state["algo"]["replay"] = None
+    checkpoint.save(state, tmp_path / "checkpoints", state["algo"]["frames"], keep=5)  # replaces it
+    warnings = resume_warnings(args, tmp_path, caplog)
+    assert len(warnings) == 1 and "were left out" in warnings[0], warnings
+
+
+def test_corrupt_newest_checkpoint_advice_names_the_memmap(tmp_path) -> None:
+    args = [*SMALL, "algo.replay_in_checkpoint=memmap"]
+    run_config([*args, "budget.frames=600"], tmp_path)
+    newest = checkpoint.latest(tmp_path / "checkpoints")
+    newest.write_bytes(b"not a checkpoint")
+    with pytest.raises(DrlrunError, match="works for this run only if it stopped before"):
+        run_config([*args, "budget.frames=900"], tmp_path, resume_from=newest)
 
 
 def test_sequence_replay_refuses_memmap_in_one_line(tmp_path) -> None:
