@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.golden.harness import run_metrics  # noqa: E402  (one way to run the CLI for a csv)
+
 PRESETS = REPO / "drlrun" / "conf" / "experiment"
 MNIST = REPO / "tests" / "data" / "mnist"  # 500 seeded digits (offline 250/250 split)
 
@@ -66,27 +66,7 @@ def presets() -> list[str]:
 
 def run_preset(name: str, timeout: float) -> tuple[bytes | None, float, str]:
     """Run preset `name` at its prefix budget with the real CLI; (metrics.csv, seconds, output)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    args = [f"+experiment={name}", *COMMON, *BUDGETS[name], "hydra.run.dir=run"]
-    with tempfile.TemporaryDirectory(prefix=f"prefix-{name}-") as tmp:
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "drlrun.cli", *args],
-                cwd=tmp,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-            output, ok = proc.stdout + proc.stderr, proc.returncode == 0
-        except subprocess.TimeoutExpired:
-            output, ok = f"timed out after {timeout:.0f} s", False
-        seconds = time.perf_counter() - start
-        metrics = Path(tmp, "run", "metrics.csv")
-        data = metrics.read_bytes() if ok and metrics.exists() else None
-    return data, seconds, output
+    return run_metrics([f"+experiment={name}", *COMMON, *BUDGETS[name]], f"prefix-{name}", timeout)
 
 
 def record(out: Path, names: list[str], timeout: float) -> int:

@@ -34,25 +34,34 @@ def recorded_path(name: str) -> Path:
     return DATA / f"{name}.csv"
 
 
-def run_case(name: str, timeout: float = 120) -> CaseRun:
-    """Run case `name` with `python -m drlrun.cli` in a fresh temp dir (this checkout first on
-    PYTHONPATH) and return its metrics.csv."""
+def run_metrics(args: list[str], tag: str, timeout: float) -> tuple[bytes | None, float, str]:
+    """Run `python -m drlrun.cli ARGS` in a fresh temp dir (this checkout first on PYTHONPATH);
+    (its metrics.csv, or None when it failed or timed out; seconds; the CLI's output)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    with tempfile.TemporaryDirectory(prefix=f"golden-{name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{tag}-") as tmp:
         start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "drlrun.cli", *overrides(name), "hydra.run.dir=run"],
-            cwd=tmp,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "drlrun.cli", *args, "hydra.run.dir=run"],
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            output, ok = proc.stdout + proc.stderr, proc.returncode == 0
+        except subprocess.TimeoutExpired:
+            output, ok = f"timed out after {timeout:.0f} s", False
         seconds = time.perf_counter() - start
         metrics = Path(tmp, "run", "metrics.csv")
-        data = metrics.read_bytes() if proc.returncode == 0 and metrics.exists() else None
-    return CaseRun(name, data, seconds, proc.stdout + proc.stderr)
+        data = metrics.read_bytes() if ok and metrics.exists() else None
+    return data, seconds, output
+
+
+def run_case(name: str, timeout: float = 120) -> CaseRun:
+    """Run golden case `name` through the real CLI and return its metrics.csv."""
+    return CaseRun(name, *run_metrics(overrides(name), f"golden-{name}", timeout))
 
 
 def first_difference(expected: bytes, actual: bytes) -> str | None:
