@@ -142,6 +142,11 @@ class RunLogger:
         if self.tb is not None:
             self.tb.add_figure(tag, fig, frames)
 
+    def image(self, tag: str, rgb: Any, frames: int) -> None:
+        """An (H, W, 3) uint8 image in TensorBoard (probes' figures, drlrun.viz.probe)."""
+        if self.tb is not None:
+            self.tb.add_image(tag, rgb, frames, dataformats="HWC")
+
     def close(self, status: str = "finished") -> None:
         self.progress.close()
         if self.tb is not None:

@@ -1,5 +1,8 @@
-"""Name -> builder tables for algorithms, networks and environments.
+"""Name -> builder tables for every kind of part a run is assembled from.
 
+Kinds: `algo` (learners), `net` (torsos), `env` (tasks: env factories, team envs, datasets,
+fitness targets), `loss` (Q-learning TD losses), `transform` (batch transforms such as
+curiosity), `probe` (figures and video overlays), `backend` (distributed-ES evaluators).
 Builders register with `@register("algo", "dqn")`; third-party packages add their own through
 the `drlrun.plugins` entry-point group (each entry point is a module imported for its
 registrations, or a callable that is called once).
@@ -15,12 +18,12 @@ from typing import Any
 
 from drlrun.errors import DrlrunError
 
-KINDS = ("algo", "net", "env")
+KINDS = ("algo", "net", "env", "loss", "transform", "probe", "backend")
 _TABLES: dict[str, dict[str, Callable[..., Any]]] = {kind: {} for kind in KINDS}
-# Packages whose modules hold drlrun's own registrations; every module in them is imported
-# lazily (so `import drlrun` stays light). A module whose optional dependency is missing
-# guards its own imports and registers nothing.
-_BUILTIN_PACKAGES = ("drlrun.envs", "drlrun.nets", "drlrun.algos")
+# Packages whose modules (sub-packages included) hold drlrun's own registrations; every module
+# in them is imported lazily (so `import drlrun` stays light). A module whose optional
+# dependency is missing guards its own imports and registers nothing.
+_BUILTIN_PACKAGES = ("drlrun.envs", "drlrun.nets", "drlrun.algos", "drlrun.book", "drlrun.viz")
 _loaded = False
 
 
@@ -47,7 +50,7 @@ def load_builtins_and_plugins() -> None:
     _loaded = True
     for package_name in _BUILTIN_PACKAGES:
         package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__, package_name + "."):
+        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
             importlib.import_module(info.name)
     for ep in entry_points(group="drlrun.plugins"):
         try:
@@ -71,6 +74,12 @@ def lookup(kind: str, name: str) -> Callable[..., Any]:
     if name not in table:
         raise DrlrunError(f"unknown {kind} {name!r}; valid choices: {', '.join(sorted(table))}")
     return table[name]
+
+
+def find(kind: str, name: str) -> Callable[..., Any] | None:
+    """The builder registered as `name`, or None (for optional parts)."""
+    load_builtins_and_plugins()
+    return _TABLES[kind].get(name)
 
 
 def build(kind: str, cfg: Any, *args: Any, **kwargs: Any) -> Any:

@@ -23,6 +23,7 @@ from drlrun.replay_store import STORE_DIR, ReplayStore
 from drlrun.rundir import write_text_atomic
 from drlrun.seeding import global_rng_state, set_global_rng_state
 from drlrun.tracking import make_trackers
+from drlrun.viz.probe import Figures, build_probes, write_figures
 
 log = logging.getLogger("drlrun")
 RECENT_EPISODES = 100
@@ -47,6 +48,7 @@ class RunnerSettings:
     log_progress: bool
     frame_skip: int = 1
     log_backends: tuple[str, ...] = ()  # wandb / mlflow (drlrun.tracking)
+    log_probes: tuple[str, ...] = ()  # probes beside the algorithm's own (drlrun.viz.probe)
 
 
 class Interrupted(Exception):
@@ -248,7 +250,9 @@ class Runner:
                 final = self.last_eval  # a periodic evaluation just ran at this frame count
             else:
                 final = self._evaluate(logger, "final")
-            for figure in self.algo.plots(self.run_dir):
+            probes = build_probes(self.algo, s.log_probes)
+            figures = Figures(self.run_dir, self.algo.frames, logger)
+            for figure in write_figures(probes, figures) + self.algo.plots(self.run_dir):
                 log.info("wrote %s", figure)
             if status != "pruned":
                 status = "finished"

@@ -29,7 +29,9 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
     """Validate, seed, pick the device, then build env and algorithm through the registry."""
     top = validate(cfg)
     registry.load_builtins_and_plugins()
-    check_choices(cfg.algo, cfg.net, cfg.get("curiosity"))  # before any env or net is built
+    check_choices(
+        cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env
+    )  # before any env or net is built
     dev = select_device(device or top.device.kind, top.device.threads)
     seed_everything(top.seed)
     env = registry.build("env", cfg.env)

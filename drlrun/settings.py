@@ -41,6 +41,7 @@ class Log:
     tensorboard: bool = True
     progress: bool = True
     backend: list[str] = field(default_factory=list)
+    probes: list[str] = field(default_factory=list)  # extra probes (plugins), drlrun.viz.probe
 
 
 @dataclass
@@ -116,4 +117,5 @@ def runner_settings(t: TopLevel, frame_skip: int) -> RunnerSettings:
         log_progress=t.log.progress,
         frame_skip=frame_skip,
         log_backends=tuple(t.log.backend),
+        log_probes=tuple(t.log.probes),
     )

@@ -1,7 +1,9 @@
 """What each algorithm family can use, declared on its builder and checked before anything is
-built: GA/ES evolve feedforward policies (a sequence torso would run without its memory),
-MF-Q and the book's Dist-DQN build their own networks, and only DQN-family learners take a
-curiosity module. Without the check such choices were silently ignored or failed obscurely."""
+built: the kind of task it learns from (an env, a team env, a dataset, a fitness target; env
+builders declare theirs with `@provides`), GA/ES evolve feedforward policies (a sequence torso
+would run without its memory), MF-Q and the book's Dist-DQN build their own networks, and only
+DQN-family learners take a curiosity module. Without the check such choices were silently
+ignored or failed obscurely."""
 
 from __future__ import annotations
 
@@ -10,30 +12,51 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from drlrun import registry
+from drlrun.envs.base import TaskKind
 from drlrun.errors import DrlrunError
 
 F = TypeVar("F", bound=Callable[..., Any])
 NetUse = Literal["any", "feedforward", "own"]
 OWN_NET_DEFAULT = "mlp"  # the root config's net, which an algorithm with its own network ignores
+TASK_IS = {  # "env=X is ..."
+    "teams": "multi-agent",
+    "dataset": "a labelled dataset, not an environment",
+    "fitness": "a fitness target, not an environment",
+}
+TASK_NEEDS = {  # "algo=X needs ..."
+    "env": "a single-agent env",
+    "teams": "a multi-agent env",
+    "dataset": "a labelled dataset",
+    "fitness": "a fitness target",
+}
+
+
+def task_kind(env: str) -> str:
+    """The kind of task env builder `env` declares (envs.base.provides; default `env`)."""
+    return getattr(registry.lookup("env", env), "provides", "env")
 
 
 @dataclass(frozen=True)
 class Accepts:
     """`nets`: any torso, feedforward ones only (no lstm/transformer/memory), or none (`own`:
-    the network comes from algo.*); `curiosity`: whether curiosity=icm|rnd applies."""
+    the network comes from algo.*); `curiosity`: whether curiosity=icm|rnd applies; `tasks`:
+    the kinds of env-slot object it learns from."""
 
     nets: NetUse = "any"
     curiosity: bool = False
+    tasks: tuple[str, ...] = ("env",)
 
 
 DEFAULT = Accepts()  # builders without a declaration (plugins): any net, no curiosity
 
 
-def accepts(nets: NetUse = "any", curiosity: bool = False) -> Callable[[F], F]:
-    """Decorator for an algo builder: `@accepts(nets="feedforward")`."""
+def accepts(
+    nets: NetUse = "any", curiosity: bool = False, tasks: tuple[TaskKind, ...] = ("env",)
+) -> Callable[[F], F]:
+    """Decorator for an algo builder: `@accepts(nets="feedforward", tasks=("env", "fitness"))`."""
 
     def mark(builder: F) -> F:
-        builder.accepts = Accepts(nets, curiosity)  # type: ignore[attr-defined]
+        builder.accepts = Accepts(nets, curiosity, tuple(tasks))  # type: ignore[attr-defined]
         return builder
 
     return mark
@@ -49,11 +72,30 @@ def _sequence_nets() -> set[str]:
     return SEQUENCE_NETS
 
 
-def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any) -> None:
-    """Refuse, in one line, a net or curiosity module the chosen algorithm cannot use."""
+def _either(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def check_task(algo: str, env: str) -> None:
+    """Refuse, in one line, an env-slot object of a kind `algo` does not learn from."""
+    kind, spec = task_kind(env), declared(algo)
+    if kind in spec.tasks:
+        return
+    if kind != "env":  # say what the env is and which algos take it
+        takers = [f"algo={a}" for a in registry.names("algo") if kind in declared(a).tasks]
+        raise DrlrunError(f"env={env} is {TASK_IS[kind]}: use {_either(takers)}")
+    envs = [e for e in registry.names("env") if task_kind(e) in spec.tasks]
+    words = " or ".join(TASK_NEEDS[k] for k in spec.tasks)
+    raise DrlrunError(f"algo={algo} needs {words}: use env={_either(envs)}")
+
+
+def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any = None) -> None:
+    """Refuse, in one line, a task, net or curiosity module the chosen algorithm cannot use."""
     algo = algo_cfg if isinstance(algo_cfg, str) else algo_cfg.get("name")
     net = None if net_cfg is None else net_cfg.get("name")
     curiosity = "none" if curiosity_cfg is None else curiosity_cfg.get("name", "none")
+    if env_cfg is not None:
+        check_task(algo, env_cfg if isinstance(env_cfg, str) else env_cfg.get("name"))
     spec = declared(algo)
     if spec.nets == "feedforward" and net in _sequence_nets():
         choices = ", ".join(n for n in registry.names("net") if n not in _sequence_nets())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ import torch
 from drlrun.envs.vector import Episode, SyncVecEnv
 from drlrun.errors import DrlrunError
 from drlrun.viz.panels import attach_panel
+from drlrun.viz.probe import FrameView, Probe
 
 if TYPE_CHECKING:
     from drlrun.replay_store import RingReplay
@@ -50,6 +52,17 @@ class Algorithm(ABC):
 
     frames: int = 0  # environment steps taken by the agent so far
     finished: bool = False  # set when the algorithm is done early (e.g. a GA found its target)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every family's `evaluate` takes the same arguments (drlrun-eval and the runner call
+        them all alike); a different signature is refused when the class is defined."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("evaluate")
+        if own is not None and _parameters(own) != _parameters(Algorithm.evaluate):
+            raise TypeError(
+                f"{cls.__qualname__}.evaluate{inspect.signature(own)} must take the arguments "
+                f"of Algorithm.evaluate{inspect.signature(Algorithm.evaluate)}"
+            )
 
     @abstractmethod
     def train_step(self) -> TrainResult: ...
@@ -95,6 +108,11 @@ class Algorithm(ABC):
         """Optional algorithm-specific figures written at the end of a run."""
         return []
 
+    def probes(self) -> list[str]:
+        """Names of the registered probes (drlrun.viz.probe) that show this learner: figures at
+        the end of a run and overlays on evaluation videos; its parts choose them."""
+        return []
+
     def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
         """Optional RGB image drawn beside each recorded evaluation frame (obs: the (1, ...) batch
         the policy sees; height: the frame's). C51/QR draw the action-value distributions; pass
@@ -103,6 +121,10 @@ class Algorithm(ABC):
 
     def close(self) -> None:
         """Release environments and workers."""
+
+
+def _parameters(fn: Callable[..., Any]) -> list[tuple[str, Any]]:
+    return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
 
 
 def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -125,24 +147,33 @@ def run_episodes(
     seed: int,
     recorder: Recorder | None = None,
     panel: Panel | None = None,
+    probes: Sequence[Probe] = (),
 ) -> dict[str, float]:
     """Play `episodes` full episodes on a 1-env vector env, seeding episode i with seed + i.
 
     The policy gets its own generator seeded from `seed`, so evaluation never touches the
     training RNG streams (a resumed run evaluates identically). With a `recorder`, the env
-    must render rgb_array frames; each one is passed on with its episode index, with
-    `panel(obs, height)`'s image (if any) attached on its right."""
+    must render rgb_array frames; each one is passed on with its episode index, after every
+    probe's `frame` (drlrun.viz.probe) has drawn on it in order."""
     rng = np.random.default_rng(seed)
     finished: list[Episode] = []
+    drawing = [p for p in probes if p.draws_frames()] if recorder is not None else []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
+        prev_obs = prev_action = None
         while True:
             if recorder is not None:
                 frame = env.envs[0].render()
                 if panel is not None:
                     frame = attach_panel(frame, panel(obs, frame.shape[0]))
+                view = FrameView(obs, env, i, prev_obs, prev_action)
+                for probe in drawing:
+                    frame = probe.frame(frame, view)
                 recorder(frame, i)
-            step = env.step_all(policy(obs, rng))
+            action = policy(obs, rng)
+            if drawing:
+                prev_obs, prev_action = obs.copy(), np.asarray(action)
+            step = env.step_all(action)
             obs = step.obs
             if step.episodes:
                 finished.extend(step.episodes)

@@ -22,25 +22,15 @@ from torch import nn
 
 from drlrun.algos.objectives import LossOutput, Objective, ScalarQ, TDBatch
 from drlrun.algos.optim import FlatAdam
+from drlrun.nets.base import Activation, activation_of
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.mlp import MLP
 
-# activation -> (forward, backward(grad wrt output, output) -> grad wrt input)
-_ACTIVATIONS = {
-    "relu": (torch.relu, lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0)),
-    "tanh": (torch.tanh, torch.ops.aten.tanh_backward),
-}
-_NUMPY_ACTIVATIONS = {
-    "relu": lambda x: np.maximum(x, 0.0, out=x),
-    "tanh": lambda x: np.tanh(x, out=x),
-}
 
-
-def _activation_name(torso: MLP) -> str | None:
-    for name, (fn, _) in _ACTIVATIONS.items():
-        if torso.act is fn:
-            return name
-    return None
+def _activation(torso: MLP) -> Activation | None:
+    """The torso's activation when the kernels know its backward and numpy forms."""
+    act = activation_of(torso.act)
+    return act if act is not None and act.backward is not None else None
 
 
 def _plain_mlp_q(online: nn.Module, device: torch.device) -> bool:
@@ -50,7 +40,7 @@ def _plain_mlp_q(online: nn.Module, device: torch.device) -> bool:
         and isinstance(online, QNetwork)
         and isinstance(online.torso, MLP)
         and online.torso.norms is None
-        and _activation_name(online.torso) is not None
+        and _activation(online.torso) is not None
         and isinstance(online.head, LinearHead)
     )
 
@@ -86,9 +76,9 @@ class NumpyMLPActor:
 
     def __init__(self, online: QNetwork):
         torso = online.torso
-        name = _activation_name(torso)
-        assert name is not None
-        self.np_act = _NUMPY_ACTIVATIONS[name]
+        act = _activation(torso)
+        assert act is not None and act.numpy is not None
+        self.np_act = act.numpy
         self.obs_scale = np.float32(torso.obs_scale)
         self.actions, self.atoms = online.head.actions, online.head.atoms
         self.layers = [
@@ -133,9 +123,9 @@ class MLPQKernel:
         from drlrun.algos.distributional import CategoricalQ  # it imports the DQN learner
 
         torso = online.torso
-        name = _activation_name(torso)
-        assert name is not None
-        self.act_fn, self.act_grad = _ACTIVATIONS[name]
+        act = _activation(torso)
+        assert act is not None and act.backward is not None
+        self.act_fn, self.act_grad = act.fn, act.backward
         self.online_net, self.target_net = online, target
         self.categorical: Any = objective if isinstance(objective, CategoricalQ) else None
         self.huber = getattr(objective, "kind", "huber") != "mse"

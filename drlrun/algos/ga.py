@@ -279,7 +279,7 @@ class GA(Algorithm):
 
 
 @register("algo", "ga")
-@accepts(nets="feedforward")
+@accepts(nets="feedforward", tasks=("env", "fitness"))
 def build_ga(cfg, env, ctx: RunContext) -> GA:
     p = from_cfg(GAParams, cfg, "algo")
     if isinstance(env, StringTarget):

@@ -107,7 +107,7 @@ class MeanFieldAC(MultiAgentQ):
 
 
 @register("algo", "mfac")
-@accepts(nets="own")
+@accepts(nets="own", tasks=("teams",))
 def build_mfac(cfg: Any, env: Any, ctx: RunContext) -> MeanFieldAC:
     if not isinstance(env, MultiAgentEnvFactory):
         raise DrlrunError(

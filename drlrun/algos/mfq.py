@@ -613,18 +613,18 @@ def _build(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
 
 
 @register("algo", "mfq")
-@accepts(nets="own")
+@accepts(nets="own", tasks=("teams",))
 def build_mfq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx)
 
 
 @register("algo", "nq")
-@accepts(nets="own")
+@accepts(nets="own", tasks=("teams",))
 def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx)
 
 
 @register("algo", "iq")
-@accepts(nets="own")
+@accepts(nets="own", tasks=("teams",))
 def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
     return _build(cfg, env, ctx)

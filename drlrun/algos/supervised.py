@@ -146,6 +146,6 @@ class Supervised(Algorithm):
 
 
 @register("algo", "supervised")
-@accepts(nets="feedforward")
+@accepts(nets="feedforward", tasks=("dataset",))
 def build_supervised(cfg: DictConfig, env: MnistData, ctx: RunContext) -> Supervised:
     return Supervised(from_cfg(SupervisedParams, cfg, "algo"), env, ctx)

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 import gymnasium as gym
 import numpy as np
 
 from drlrun.envs.vector import SyncVecEnv
+
+# What an env builder builds: an env to act in, a team env (PettingZoo-style, multi-agent), a
+# labelled dataset (ch. 10 MNIST) or a fitness target (ch. 6 strings). Algorithms declare the
+# kinds they learn from (algos/accepts.py), so a mismatch is refused before anything is built.
+TaskKind = Literal["env", "teams", "dataset", "fitness"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def provides(kind: TaskKind) -> Callable[[F], F]:
+    """Decorator for an env builder: the kind of task it builds (default: `env`)."""
+
+    def mark(builder: F) -> F:
+        builder.provides = kind  # type: ignore[attr-defined]
+        return builder
+
+    return mark
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from drlrun.envs.base import provides
 from drlrun.envs.multiagent import (
     MultiAgentEnvFactory,
     ParallelBase,
@@ -239,10 +240,12 @@ def _factory(cfg: Any, dims: int) -> MultiAgentEnvFactory:
 
 
 @register("env", "ising1d")
+@provides("teams")
 def build_ising1d(cfg: Any) -> MultiAgentEnvFactory:
     return _factory(cfg, 1)
 
 
 @register("env", "ising2d")
+@provides("teams")
 def build_ising2d(cfg: Any) -> MultiAgentEnvFactory:
     return _factory(cfg, 2)

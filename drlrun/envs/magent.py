@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from drlrun.envs.base import provides
 from drlrun.envs.multiagent import MultiAgentEnvFactory, TeamStep, one_hot
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
@@ -205,6 +206,7 @@ class BattleTeams:
 
 
 @register("env", "magent_battle")
+@provides("teams")
 def build_magent_battle(cfg: Any) -> MultiAgentEnvFactory:
     p = from_cfg(BattleParams, cfg, "env")
     if _BattleBase is None:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
+from drlrun.envs.base import provides
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.registry import register
@@ -164,6 +165,7 @@ class MnistData:
 
 
 @register("env", "mnist_transformed")
+@provides("dataset")
 def build_mnist(cfg: DictConfig) -> MnistData:
     p = from_cfg(MnistParams, cfg, "env")
     return MnistData(cfg.name, p)

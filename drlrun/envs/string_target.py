@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drlrun.envs.base import provides
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.registry import register
@@ -80,5 +81,6 @@ class StringTarget:
 
 
 @register("env", "string_target")
+@provides("fitness")
 def build_string_target(cfg) -> StringTarget:
     return StringTarget(cfg.name, from_cfg(StringTargetParams, cfg, "env"))

@@ -3,44 +3,63 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from drlrun.errors import DrlrunError
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "elu": nn.ELU,
-    "selu": nn.SELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation in every form drlrun uses: the module (nets), the plain function (hot
+    forward paths), and, where the autograd-free kernels support it, its backward
+    (grad wrt output, output) -> grad wrt input, and an in-place numpy version (fast acting)."""
+
+    module: type[nn.Module]
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    numpy: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation(
+        nn.ReLU,
+        torch.relu,
+        lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0),
+        lambda x: np.maximum(x, 0.0, out=x),
+    ),
+    "tanh": Activation(
+        nn.Tanh, torch.tanh, torch.ops.aten.tanh_backward, lambda x: np.tanh(x, out=x)
+    ),
+    "elu": Activation(nn.ELU, nn.functional.elu),
+    "selu": Activation(nn.SELU, torch.selu),
+    "gelu": Activation(nn.GELU, nn.functional.gelu),
+    "silu": Activation(nn.SiLU, nn.functional.silu),
 }
 
 
-FUNCTIONAL: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "elu": nn.functional.elu,
-    "selu": torch.selu,
-    "gelu": nn.functional.gelu,
-    "silu": nn.functional.silu,
-}
+def get_activation(name: str) -> Activation:
+    if name not in ACTIVATIONS:
+        raise DrlrunError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def activation_of(fn: Callable[..., Any]) -> Activation | None:
+    """The table entry whose plain function is `fn` (None: not one of ours)."""
+    return next((a for a in ACTIVATIONS.values() if a.fn is fn), None)
 
 
 def functional_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The activation as a plain function (no module-call overhead on hot paths)."""
-    if name not in FUNCTIONAL:
-        raise DrlrunError(f"unknown activation {name!r}; choose one of {', '.join(FUNCTIONAL)}")
-    return FUNCTIONAL[name]
+    return get_activation(name).fn
 
 
 def activation(name: str) -> nn.Module:
-    if name not in ACTIVATIONS:
-        raise DrlrunError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+    return get_activation(name).module()
 
 
 class Torso(nn.Module):

@@ -1,0 +1,2 @@
+"""The book's own variants (its bugs as switches, its hand-built networks), registered
+beside the fixed versions; `fidelity: book|fixed` selects their defaults."""
