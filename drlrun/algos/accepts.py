@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 from drlrun import registry
 from drlrun.envs.base import TaskKind
 from drlrun.errors import DrlrunError
+from drlrun.nets.sequence import is_stateful
 
 F = TypeVar("F", bound=Callable[..., Any])
 NetUse = Literal["any", "feedforward", "own"]
@@ -66,12 +67,6 @@ def declared(algo: str) -> Accepts:
     return getattr(registry.lookup("algo", algo), "accepts", DEFAULT)
 
 
-def _sequence_nets() -> set[str]:
-    from drlrun.nets.sequence import SEQUENCE_NETS
-
-    return SEQUENCE_NETS
-
-
 def _either(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
@@ -97,8 +92,8 @@ def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any 
     if env_cfg is not None:
         check_task(algo, env_cfg if isinstance(env_cfg, str) else env_cfg.get("name"))
     spec = declared(algo)
-    if spec.nets == "feedforward" and net in _sequence_nets():
-        choices = ", ".join(n for n in registry.names("net") if n not in _sequence_nets())
+    if spec.nets == "feedforward" and is_stateful(net):
+        choices = ", ".join(n for n in registry.names("net") if not is_stateful(n))
         raise DrlrunError(
             f"algo={algo} cannot use net={net}: it trains a feedforward policy, and a sequence "
             f"torso keeps its memory only in algo=dqn's sequence learner; choose one of: {choices}"

@@ -1,17 +1,19 @@
-"""algo=icm_dqn: the DQN learner with ICM (book chapter 8) and the book's acting and Q-loss options.
+"""algo=icm_dqn: the Q learner with ICM (book chapter 8) and the book's acting and Q-loss options.
 
-It is `DQN` with `curiosity=icm` implied (`curiosity=rnd` still picks RND), plus the switches
-the chapter 8 presets need, each named after the book bug it reproduces:
+It is the Q learner with `curiosity=icm` implied (`curiosity=rnd` still picks RND), plus the
+switches the chapter 8 presets need, each named after the book bug it reproduces:
 - `softmax_steps`: the first N agent steps act by sampling softmax(normalize(Q)) (book: 1,000),
 - `random_actions`: epsilon-greedy draws random actions from the first N only (book: 7 of 12),
-- `objective: icm_book`: the book's Q loss, 1e5 * MSE(normalize(Q(s)), normalize(target row)),
-  with `batch_max` (max over the whole batch instead of per row) and `terminal_mask` (false: no
-  done flag, as the book's replay stores none). No target network = `target_update_every: 1`.
+- loss `icm_book` (`algo.objective: icm_book`): the book's Q loss, 1e5 * MSE(normalize(Q(s)),
+  normalize(target row)), with `batch_max` (max over the whole batch instead of per row) and
+  `terminal_mask` (false: no done flag, as the book's replay stores none). No target network =
+  `target_update_every: 1`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,31 +23,38 @@ from torch import nn
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import RunContext
-from drlrun.algos.dqn import DQN, DQNParams
-from drlrun.algos.objectives import OBJECTIVES, LossOutput, Objective, TDBatch
+from drlrun.algos.q.collector import EpsilonGreedy
+from drlrun.algos.q.learner import QLearner
+from drlrun.algos.q.losses.base import LossOutput, QLoss, TDBatch, loss_params
+from drlrun.algos.q.params import parse
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
-from drlrun.params import from_cfg
 from drlrun.registry import register
 
 
 @dataclass
-class ICMDQNParams(DQNParams):
+class ICMActing:
+    """The chapter's acting options (algo=icm_dqn only)."""
+
     softmax_steps: int = 0  # book: 1,000 steps of softmax(normalize(Q)) sampling first
     random_actions: int | None = None  # book bug 7: randint(0, 7) -> only actions 0-6
+
+
+@dataclass
+class BookICMParams:
     batch_max: bool = False  # book bug 3: torch.max(Q(s')) over the whole batch
     terminal_mask: bool = True  # book bug 4: false = no done flag in the target
-    q_loss_scale: float = 1e5  # icm_book objective: scale of the normalised-Q MSE
+    q_loss_scale: float = 1e5  # scale of the normalised-Q MSE
 
 
-class BookICMQ(Objective):
+class BookICMQ(QLoss):
     """The book's `minibatch_train` Q loss on L2-normalised Q rows (bugs 3-5 as switches)."""
 
-    def __init__(self, params: ICMDQNParams):
-        self.batch_max = getattr(params, "batch_max", False)
-        self.terminal_mask = getattr(params, "terminal_mask", True)
-        self.scale = getattr(params, "q_loss_scale", 1e5)
-        self.gamma = params.gamma**params.n_step
+    def __init__(self, params: BookICMParams, core: Any):
+        self.batch_max = params.batch_max
+        self.terminal_mask = params.terminal_mask
+        self.scale = params.q_loss_scale
+        self.gamma = core.gamma**core.n_step
 
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
@@ -67,39 +76,41 @@ class BookICMQ(Objective):
         return LossOutput(loss, (y - q).abs().detach(), q.mean())
 
 
-OBJECTIVES["icm_book"] = BookICMQ
+@register("loss", "icm_book")
+@loss_params(BookICMParams)
+def build_icm_book(params: BookICMParams, core: Any) -> BookICMQ:
+    return BookICMQ(params, core)
 
 
-class ICMDQN(DQN):
-    """DQN + curiosity with the book's exploration options."""
+class SoftmaxWarmup(EpsilonGreedy):
+    """Epsilon-greedy over the first `random_actions` actions; during training's first
+    `softmax_steps` frames, sampling from softmax(normalize(Q)) instead (evaluation never)."""
 
-    curiosity_default = "icm"
-    p: ICMDQNParams
+    def __init__(self, n_actions: int, acting: ICMActing):
+        super().__init__(n_actions, acting.random_actions)
+        self.n_actions, self.softmax_steps = n_actions, acting.softmax_steps
+        self.learner: QLearner | None = None  # set once the learner exists
 
-    def __init__(self, p: ICMDQNParams, env: EnvFactory, ctx: RunContext):
-        super().__init__(p, env, ctx)
-        if p.random_actions is not None and not 1 <= p.random_actions <= self.n_actions:
-            raise DrlrunError(f"algo.random_actions must be in 1..{self.n_actions} or null")
-
-    def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Training (the learner's own rng) starts with softmax sampling; evaluation never does."""
-        p = self.p
-        if rng is self.rng and self.frames < p.softmax_steps:
+    def __call__(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator, actor: Any):
+        learner = self.learner
+        if learner is not None and rng is learner.rng and learner.frames < self.softmax_steps:
             with torch.inference_mode():
-                q = self.objective.q_values(self.online(self._tensor(obs)))
+                q = learner.loss.q_values(learner.online(learner.to_tensor(obs)))
                 probs = torch.softmax(F.normalize(q, dim=1), dim=1).cpu().numpy()
             u = rng.random((len(obs), 1))
             return np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), self.n_actions - 1)
-        if p.random_actions is None:
-            return super().act(obs, epsilon, rng)
-        explore = rng.random(len(obs)) < epsilon
-        random_actions = rng.integers(0, p.random_actions, size=len(obs))
-        if explore.all():
-            return random_actions
-        return np.where(explore, random_actions, self.greedy(obs))
+        return super().__call__(obs, epsilon, rng, actor)
 
 
 @register("algo", "icm_dqn")
 @accepts(nets="any", curiosity=True)
-def build_icm_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> ICMDQN:
-    return ICMDQN(from_cfg(ICMDQNParams, cfg, "algo"), env, ctx)
+def build_icm_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> QLearner:
+    config = parse(cfg, extra=(ICMActing,))
+    acting: ICMActing = config.extra[ICMActing]
+    n_actions = int(getattr(env.action_space, "n", 0))  # QLearner refuses other spaces
+    if acting.random_actions is not None and not 1 <= acting.random_actions <= max(n_actions, 1):
+        raise DrlrunError(f"algo.random_actions must be in 1..{n_actions} or null")
+    explorer = SoftmaxWarmup(n_actions, acting)
+    learner = QLearner(config, env, ctx, explorer=explorer, curiosity_default="icm")
+    explorer.learner = learner
+    return learner

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlrun.nets.sequence import SEQUENCE_NETS, SequenceTorso, State, in_features
+from drlrun.nets.sequence import SequenceTorso, State, in_features, stateful
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -114,8 +114,7 @@ class MemoryTorso(SequenceTorso):
 
 
 @register("net", "memory")
+@stateful
 def build_memory(cfg, env) -> MemoryTorso:
     return MemoryTorso(in_features(env), from_cfg(MemoryParams, cfg, "net"), env.obs_scale)
 
-
-SEQUENCE_NETS.add("memory")

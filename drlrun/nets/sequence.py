@@ -7,7 +7,9 @@ start); the sequence learner calls it on replayed windows starting from `initial
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -19,9 +21,21 @@ from drlrun.params import from_cfg
 from drlrun.registry import register
 
 State = tuple[torch.Tensor, ...]
+F_ = TypeVar("F_", bound=Callable[..., Any])
 
-# nets that need the sequence learner (`algo=dqn` switches to it for these names)
-SEQUENCE_NETS: set[str] = set()
+
+def stateful(builder: F_) -> F_:
+    """Decorator for a net builder whose torso is a `SequenceTorso`: learners that take it
+    replay sequences and carry its state (algos/q/sequence.py); feedforward-only ones refuse it."""
+    builder.stateful = True  # type: ignore[attr-defined]
+    return builder
+
+
+def is_stateful(net: str | None) -> bool:
+    """Whether the registered net `net` builds a sequence torso (declared with `@stateful`)."""
+    from drlrun import registry
+
+    return net is not None and getattr(registry.find("net", net), "stateful", False)
 
 
 class SequenceTorso(Torso):
@@ -98,8 +112,7 @@ def in_features(env) -> int:
 
 
 @register("net", "lstm")
+@stateful
 def build_lstm(cfg, env) -> LSTMTorso:
     return LSTMTorso(in_features(env), from_cfg(LSTMParams, cfg, "net"), env.obs_scale)
 
-
-SEQUENCE_NETS.add("lstm")

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from drlrun.nets.sequence import SEQUENCE_NETS, SequenceTorso, State, in_features
+from drlrun.nets.sequence import SequenceTorso, State, in_features, stateful
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -139,9 +139,8 @@ class TransformerTorso(SequenceTorso):
 
 
 @register("net", "transformer")
+@stateful
 def build_transformer(cfg, env) -> TransformerTorso:
     p = from_cfg(TransformerParams, cfg, "net")
     return TransformerTorso(in_features(env), p, env.obs_scale)
 
-
-SEQUENCE_NETS.add("transformer")

@@ -1,6 +1,6 @@
 """Figures of return distributions (book chapter 7), as PNG files and TensorBoard images.
 
-Shared by C51 (`algo=dist_dqn`), QR-DQN (`algo=qr_dqn`) and the book's flat-vector Dist-DQN:
+The `c51` and `qr` probes of the Q learner, and drawing shared with the book's Dist-DQN:
 per-action bar charts with the expected value in each title (Figs. 7.19, 7.22), prediction vs
 target over the flattened actions x atoms vector (Figs. 7.17, 7.18), the loss curve (Figs. 7.18,
 7.20), QR's quantile functions, and the per-frame panels of eval videos (Fig. 7.21).
@@ -8,11 +8,18 @@ target over the flattened actions x atoms vector (Figs. 7.17, 7.18), the loss cu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from drlrun.registry import register
+from drlrun.viz.panels import attach_panel
+from drlrun.viz.probe import Figures, FrameView, Probe
+
+log = logging.getLogger("drlrun")
 
 ACTION_COLOURS = ("tab:gray", "tab:green", "tab:red", "tab:blue", "tab:orange", "tab:purple")
 
@@ -167,18 +174,18 @@ def _names(learner: Any) -> list[str]:
     return names
 
 
-def c51_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
+def c51_figures(learner: Any, out: Figures, samples: int = 4) -> None:
     """Predicted return distributions of a few replayed states for a C51 learner, and sample 0's
     prediction vs its projected target over the flattened actions x atoms vector."""
     import torch
 
-    from drlrun.algos.objectives import TDBatch
+    from drlrun.algos.q.losses.base import TDBatch
 
     batch = _replay_sample(learner, samples)
     if batch is None:
-        return []
-    obj = learner.objective
-    t = learner._tensor
+        return
+    obj = learner.loss
+    t = learner.to_tensor
     td = TDBatch(
         t(batch.obs), t(batch.actions).long(), t(batch.returns), t(batch.discounts),
         t(batch.next_obs), None,
@@ -200,7 +207,8 @@ def c51_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
             f"sample 0 (action {names[int(batch.actions[0])]}): prediction vs projected target",
         ),
     }
-    return save_figures(figures, run_dir, learner.frames)
+    for name, fig in figures.items():
+        out.save(fig, f"plots/{name}")
 
 
 def quantile_functions(
@@ -232,7 +240,7 @@ def quantile_functions(
     return fig
 
 
-def qr_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
+def qr_figures(learner: Any, out: Figures, samples: int = 4) -> None:
     """QR-DQN's learned quantile functions of a few replayed states, and the same quantiles as
     histograms per action (each quantile carries mass 1/N), titled with their means."""
     import torch
@@ -241,9 +249,9 @@ def qr_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
 
     batch = _replay_sample(learner, samples)
     if batch is None:
-        return []
+        return
     with torch.no_grad():
-        quantiles = learner.online(learner._tensor(batch.obs)).cpu().numpy()
+        quantiles = learner.online(learner.to_tensor(batch.obs)).cpu().numpy()
     names = _names(learner)
     centres, hist = quantile_histogram(quantiles)
     figures = {
@@ -252,32 +260,54 @@ def qr_plots(learner: Any, run_dir: Path, samples: int = 4) -> list[Path]:
             hist, centres, names, "QR-DQN: predicted Z(s, a)", expected=quantiles.mean(-1)
         ),
     }
-    return save_figures(figures, run_dir, learner.frames)
+    for name, fig in figures.items():
+        out.save(fig, f"plots/{name}")
 
 
 def c51_panel(learner: Any, obs: np.ndarray, height: int) -> np.ndarray:
     """The eval-video panel of a C51 learner: each action's distribution at this frame."""
-    import torch
-
     from drlrun.viz.panels import distribution_panel
 
-    obj = learner.objective
-    with torch.no_grad():
-        probs = obj.probs(learner.online(learner._tensor(obs)))[0].cpu().numpy()
-    support = obj.support.cpu().numpy()
+    probs = learner.loss.probs(learner.head_outputs(obs))[0].cpu().numpy()
+    support = learner.loss.support.cpu().numpy()
     return distribution_panel(support, probs, _names(learner), height, title="C51: Z(s, a)")
 
 
 def qr_panel(learner: Any, obs: np.ndarray, height: int) -> np.ndarray:
     """The eval-video panel of a QR-DQN learner: histograms of each action's quantiles."""
-    import torch
-
     from drlrun.viz.panels import distribution_panel, quantile_histogram
 
-    with torch.no_grad():
-        quantiles = learner.online(learner._tensor(obs))[0].cpu().numpy()
+    quantiles = learner.head_outputs(obs)[0].cpu().numpy()
     centres, probs = quantile_histogram(quantiles)
     return distribution_panel(
         centres, probs, _names(learner), height, title="QR-DQN: Z(s, a)",
         expected=quantiles.mean(-1),
     )  # fmt: skip
+
+
+class DistributionProbe(Probe):
+    """A distributional Q learner's figures (from a fixed-seed replay batch; feedforward torsos,
+    whose replay holds transitions) and its per-frame panel beside eval videos (Fig. 7.21)."""
+
+    def __init__(self, learner: Any, figures: Any, panel: Any):
+        self.learner, self._figures, self._panel = learner, figures, panel
+
+    def figures(self, out: Figures) -> None:
+        if self.learner.actor.stateful:
+            log.info("distribution figures sample transitions; a sequence torso's replay holds "
+                     "windows, so only the video panel shows its distributions")  # fmt: skip
+            return
+        self._figures(self.learner, out)
+
+    def frame(self, frame: np.ndarray, view: FrameView) -> np.ndarray:
+        return attach_panel(frame, self._panel(self.learner, view.obs, frame.shape[0]))
+
+
+@register("probe", "c51")
+def build_c51_probe(learner: Any) -> DistributionProbe:
+    return DistributionProbe(learner, c51_figures, c51_panel)
+
+
+@register("probe", "qr")
+def build_qr_probe(learner: Any) -> DistributionProbe:
+    return DistributionProbe(learner, qr_figures, qr_panel)

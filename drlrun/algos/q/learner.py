@@ -1,14 +1,17 @@
-"""The one DQN learner: DQN, Double DQN, dueling, n-step, and any registered TD objective.
+"""The one Q learner: DQN, Double DQN, dueling, n-step, and any registered TD loss (C51, QR-DQN,
+the book's ch. 8 loss), on any torso; sequence torsos swap in sequence replay and a stateful
+actor (algos/q/sequence.py), curiosity joins as a batch transform.
 
-Every variant shares acting (batched epsilon-greedy over the vector env), replay, target
-syncing (hard every N frames or Polyak with tau) and the update; only the objective differs.
+One train step: act epsilon-greedy in the vector env and store transitions; every `train_freq`
+frames, `gradient_steps` times: sample -> transforms (curiosity relabels rewards) -> loss
+(its autograd-free kernel where exact) -> optimiser step; sync the target every
+`target_update_every` frames (hard, or Polyak with tau).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -16,23 +19,13 @@ import torch
 from omegaconf import DictConfig
 
 from drlrun.algos.accepts import accepts
-from drlrun.algos.base import (
-    Algorithm,
-    RunContext,
-    Tensors,
-    TrainResult,
-    module_tensors,
-    run_episodes,
-)
-from drlrun.algos.curiosity import build_curiosity
-from drlrun.algos.fast_q import (
-    MLPQKernel,
-    NumpyMLPActor,
-    fast_path_supported,
-    numpy_actor_supported,
-)
-from drlrun.algos.objectives import TDBatch, make_objective
+from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, module_tensors
 from drlrun.algos.optim import FlatAdam
+from drlrun.algos.q.collector import EpsilonGreedy, Evaluator, FeedForwardActor, StatefulActor
+from drlrun.algos.q.losses.base import Kernel, LossInputs, LossOutput, TDBatch, make_loss
+from drlrun.algos.q.params import QConfig, parse
+from drlrun.algos.q.sequence import SequenceBatches, check_sequence_options
+from drlrun.algos.q.transforms.curiosity import build_curiosity
 from drlrun.algos.schedules import LinearSchedule
 from drlrun.buffers.prioritized import PrioritizedReplayBuffer
 from drlrun.buffers.replay import Batch, ReplayBuffer
@@ -41,100 +34,100 @@ from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError
 from drlrun.nets.base import build_torso
 from drlrun.nets.heads import QNetwork, make_head
-from drlrun.nets.sequence import SEQUENCE_NETS
-from drlrun.params import from_cfg
+from drlrun.nets.sequence import is_stateful
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
-from drlrun.viz.attention import attention_overlay, doorkey_figures
 
 # algo.replay_in_checkpoint=auto: a replay up to this size goes inside the checkpoint, a larger
 # one into the runner's memory-mapped replay store (drlrun/replay_store.py)
 REPLAY_IN_CHECKPOINT_MAX_BYTES = 2 * 1024**3
 ReplayStorage = Literal["checkpoint", "memmap", "none"]
 MIN_FRAMES_PER_STEP = 64
-FAST_ACT_MAX_BATCH = 64  # numpy acting wins for a few observations; torch for large batches
 
 
-@dataclass
-class DQNParams:
-    objective: str = "scalar"
-    double: bool = False
-    dueling: bool = False
-    gamma: float = 0.99
-    n_step: int = 1
-    lr: float = 2.5e-4
-    adam_eps: float = 1e-8
-    batch_size: int = 128
-    buffer_size: int = 10_000
-    learning_starts: int = 10_000
-    train_freq: int = 10
-    gradient_steps: int = 1
-    target_update_every: int = 500
-    tau: float = 1.0
-    loss: Literal["mse", "huber"] = "mse"
-    max_grad_norm: float | None = None
-    eps_start: float = 1.0
-    eps_end: float = 0.05
-    eps_decay_frames: int = 250_000
-    eps_decay_fraction: float | None = None
-    reward_clip: bool = False
-    replay_in_checkpoint: Literal["auto", "always", "memmap", "never"] = "auto"
-    # auto: autograd-free update and numpy acting for plain DQN on small MLPs on CPU (same
-    # maths, ~2x faster; see algos/fast_q.py); off: always the autograd path
-    fast_path: Literal["auto", "off"] = "auto"
-    # distributional objectives: C51 support (objective=c51), QR-DQN quantiles (objective=qr)
-    atoms: int = 51
-    v_min: float = -10.0
-    v_max: float = 10.0
-    quantiles: int = 200
-    kappa: float = 1.0
-    # replay: uniform, or proportional prioritized (Schaul et al. 2016; `replay=prioritized`)
-    replay: Literal["uniform", "prioritized"] = "uniform"
-    per_alpha: float = 0.6
-    per_beta_start: float = 0.4
-    per_beta_frames: int | None = None  # frames to anneal beta to 1 (None: budget.frames)
-    per_eps: float = 1e-6
-    # book ch. 10 switches (its Double DQN on DoorKey); the defaults are the correct behaviour
-    double_argmax: Literal["next", "current"] = "next"  # current: a* = argmax Q(s_t), the bug
-    timeout_terminal: bool = False  # true: reaching max_steps cuts the bootstrap (the book)
-    positive_copies: int = 0  # extra replay copies of rewarded episode-ending transitions
-    q_output: Literal["linear", "elu"] = "linear"  # elu: the book's ELU on Q (bounds Q >= -1)
-    # sequence replay for recurrent/attention torsos (net=lstm|transformer|memory; sequence_dqn.py)
-    seq_len: int = 16
-    burn_in: int = 8
-    seq_start: Literal["uniform", "aligned"] = "uniform"  # aligned: segments from episode start
+class RingBatches:
+    """Transitions in a numpy ring (uniform or prioritized); n-step returns at sample time."""
 
-    def __post_init__(self) -> None:
-        positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
-        for key in positive:
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+    def __init__(self, learner: QLearner):
+        self.learner = learner
+        self.replay = self._make(learner)
+
+    @staticmethod
+    def _make(learner: QLearner) -> ReplayBuffer:
+        p, per, env = learner.p, learner.cfg.per, learner.env_factory
+        space = env.observation_space
+        shape, dtype, stack = space.shape, obs_dtype(space), env.frame_stack
+        if p.replay == "uniform":
+            return ReplayBuffer(p.buffer_size, learner.num_envs, shape, dtype, stack)
+        beta_frames = per.per_beta_frames or learner.ctx.budget_frames or 100_000
+        try:
+            return PrioritizedReplayBuffer(
+                p.buffer_size,
+                learner.num_envs,
+                shape,
+                dtype,
+                stack,
+                n_step=p.n_step,
+                alpha=per.per_alpha,
+                beta_start=per.per_beta_start,
+                beta_frames=beta_frames,
+                eps=per.per_eps,
+            )
+        except ValueError as err:
+            raise DrlrunError(f"algo.per_*: {err}") from None
+
+    def sample(self) -> LossInputs:
+        learner, p = self.learner, self.learner.p
+        batch = self.replay.sample(p.batch_size, learner.rng, p.n_step, p.gamma)
+        return LossInputs(to_td_batch(batch, learner.to_tensor), learner.online, learner.target,
+                          sampled=batch)  # fmt: skip
+
+    def storage(self, mode: ReplayStorage) -> ReplayStorage:
+        return mode
 
 
-class DQN(Algorithm):
-    def __init__(self, p: DQNParams, env: EnvFactory, ctx: RunContext):
-        self.p, self.env_factory, self.ctx = p, env, ctx
+def to_td_batch(batch: Batch, t: Callable[[np.ndarray], torch.Tensor]) -> TDBatch:
+    return TDBatch(
+        obs=t(batch.obs),
+        actions=t(batch.actions).long(),
+        returns=t(batch.returns),
+        discounts=t(batch.discounts),
+        next_obs=t(batch.next_obs),
+        weights=None if batch.weights is None else t(batch.weights).float(),
+    )
+
+
+class QLearner(Algorithm):
+    """Acting, replay, target syncing and the update; the loss and transforms are parts."""
+
+    def __init__(
+        self,
+        cfg: QConfig,
+        env: EnvFactory,
+        ctx: RunContext,
+        explorer: EpsilonGreedy | None = None,
+        curiosity_default: str = "none",
+    ):
+        p = cfg.core
+        self.cfg, self.p, self.env_factory, self.ctx = cfg, p, env, ctx
         self.device = ctx.device
         space = env.action_space
         if not hasattr(space, "n"):
             raise DrlrunError(f"DQN needs a discrete action space; env={env.name} has {space}")
         self.n_actions = int(space.n)
-        self.objective = make_objective(p.objective, p)
+        sequence = is_stateful(ctx.net_cfg.get("name") if ctx.net_cfg is not None else None)
+        if sequence:  # refused in one line before anything is built
+            check_sequence_options(cfg, env, ctx)
+        self.loss = make_loss(p.objective, cfg.loss, p)
         torso = build_torso(ctx.net_cfg, env)
-        head = make_head(torso.out_features, self.n_actions, self.objective.atoms, p.dueling)
-        if p.q_output == "elu":
+        head = make_head(torso.out_features, self.n_actions, self.loss.atoms, p.dueling)
+        if cfg.switches.q_output == "elu":
             head = torch.nn.Sequential(head, torch.nn.ELU())
         self.online = QNetwork(torso, head).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
         fast = p.fast_path == "auto"
-        self.actor: NumpyMLPActor | None = None  # fast CPU acting (any numpy-capable objective)
-        if fast and numpy_actor_supported(self.online, self.objective, self.device):
-            self.actor = NumpyMLPActor(self.online)
+        self.explorer = explorer or EpsilonGreedy(self.n_actions)
         decay = p.eps_decay_frames
         if p.eps_decay_fraction is not None:
             if ctx.budget_frames is None:
@@ -144,10 +137,22 @@ class DQN(Algorithm):
 
         self.envs = env.make_vec()
         self.num_envs = self.envs.num_envs
-        if p.positive_copies and (self.num_envs > 1 or p.replay != "uniform"):
-            raise DrlrunError("algo.positive_copies needs env.num_envs=1 and uniform replay")
-        obs_space = env.observation_space
-        self.replay = self.make_replay(obs_space.shape, obs_dtype(obs_space))
+        copies = cfg.switches.positive_copies
+        if copies and (self.num_envs > 1 or p.replay != "uniform" or sequence):
+            raise DrlrunError(
+                "algo.positive_copies needs env.num_envs=1, uniform replay and a feedforward net"
+            )
+        if sequence:
+            self.online.eval()  # hard memory reads sample Gumbel noise only while updating
+            self.target.eval()
+            self.batches: RingBatches | SequenceBatches = SequenceBatches(self)
+            self.actor: FeedForwardActor | StatefulActor = StatefulActor(
+                self.online, self.loss, self.device, self.num_envs
+            )
+        else:
+            self.batches = RingBatches(self)
+            self.actor = FeedForwardActor(self.online, self.loss, self.device, fast)
+        self.replay = self.batches.replay
         self.rng = np.random.default_rng(ctx.seed)
         self.obs, _ = self.envs.reset(seed=ctx.seed)
         self.frames = 0
@@ -156,95 +161,67 @@ class DQN(Algorithm):
         # the runner's per-iteration work is amortised
         periods = max(1, -(-MIN_FRAMES_PER_STEP // p.train_freq))
         self.vec_steps_per_iter = max(1, periods * p.train_freq // self.num_envs)
-        self._eval_env = None
+        self.evaluator = Evaluator(env, self.explorer, self.actor)
         # curiosity=icm|rnd: intrinsic reward at sample time, its loss joins the Q loss
         self.curiosity = build_curiosity(
-            ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, self.curiosity_default
+            ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, curiosity_default
         )
+        self.transforms = [] if self.curiosity is None else [self.curiosity]
         self._replay_dropped = False  # the loaded checkpoint had no replay (resume_caveats)
-        self.kernel: MLPQKernel | None = None  # autograd-free update; it knows no curiosity loss
-        supported = fast_path_supported(self.online, self.objective, self.device)
-        if fast and self.curiosity is None and supported:
-            self.kernel = MLPQKernel(self.online, self.target, self.objective, self.optimizer)
+        # the loss's autograd-free update; it knows no transform's extra loss
+        self.kernel: Kernel | None = None
+        if fast and not self.transforms:
+            self.kernel = self.loss.kernel(self.online, self.target, self.optimizer, self.device)
+        self._observers = self._transition_observers()
 
-    curiosity_default = "none"  # algo=icm_dqn sets "icm"
-
-    def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> ReplayBuffer:
-        p, stack = self.p, self.env_factory.frame_stack
-        if p.replay == "uniform":
-            return ReplayBuffer(p.buffer_size, self.num_envs, obs_shape, dtype, stack)
-        beta_frames = p.per_beta_frames or self.ctx.budget_frames or 100_000
-        try:
-            return PrioritizedReplayBuffer(
-                p.buffer_size,
-                self.num_envs,
-                obs_shape,
-                dtype,
-                stack,
-                n_step=p.n_step,
-                alpha=p.per_alpha,
-                beta_start=p.per_beta_start,
-                beta_frames=beta_frames,
-                eps=p.per_eps,
-            )
-        except ValueError as err:
-            raise DrlrunError(f"algo.per_*: {err}") from None
+    def _transition_observers(self) -> list[Callable[..., None]]:
+        """What sees each stored transition besides the replay (chosen once, not per step)."""
+        observers: list[Callable[..., None]] = []
+        copies = self.cfg.switches.positive_copies
+        if copies:
+            observers.append(lambda obs, actions, rewards, terminated, step: add_copies(
+                self.replay, obs, actions, rewards, terminated, copies))  # fmt: skip
+        for transform in self.transforms:
+            observers.append(lambda obs, actions, rewards, terminated, step, t=transform: (
+                t.observe(obs, actions, step, self.to_tensor)))  # fmt: skip
+        return observers
 
     # --- acting -----------------------------------------------------------------------------
-    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+    def to_tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(array, device=self.device)
 
-    def greedy(self, obs: np.ndarray) -> np.ndarray:
-        if self.actor is not None and len(obs) <= FAST_ACT_MAX_BATCH:
-            return self.objective.q_values_numpy(self.actor.head_outputs(obs)).argmax(axis=1)
-        return self._greedy_torch(obs)
+    def act(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
+        """Training actions (the explorer may act differently early in training)."""
+        return self.explorer(obs, epsilon, self.rng, self.actor)
 
-    @torch.inference_mode()
-    def _greedy_torch(self, obs: np.ndarray) -> np.ndarray:
-        q = self.objective.q_values(self.online(self._tensor(obs)))
-        return q.argmax(dim=1).cpu().numpy()
-
-    def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Batched epsilon-greedy; skips the network when every env explores."""
-        explore = rng.random(len(obs)) < epsilon
-        random_actions = rng.integers(0, self.n_actions, size=len(obs))
-        if explore.all():
-            return random_actions
-        return np.where(explore, random_actions, self.greedy(obs))
-
-    def after_env_step(self, step: VecStep) -> None:
-        """Hook after each vector step (sequence learners reset finished envs' states here)."""
+    def head_outputs(self, obs: np.ndarray) -> torch.Tensor:
+        """The head's raw outputs for `obs` as the acting policy sees it now (during an
+        evaluation: its episode's actor, with its history for sequence torsos)."""
+        return self.evaluator.current.head_outputs(obs)
 
     # --- learning ---------------------------------------------------------------------------
-    def to_td_batch(self, batch: Batch) -> TDBatch:
-        t = self._tensor
-        return TDBatch(
-            obs=t(batch.obs),
-            actions=t(batch.actions).long(),
-            returns=t(batch.returns),
-            discounts=t(batch.discounts),
-            next_obs=t(batch.next_obs),
-            weights=None if batch.weights is None else t(batch.weights).float(),
-        )
-
     def update(self) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = self.replay.sample(self.p.batch_size, self.rng, self.p.n_step, self.p.gamma)
-        td, aux = self.to_td_batch(batch), None
-        if self.kernel is not None:  # plain DQN on an MLP: autograd-free (never with curiosity)
-            out = self.kernel.loss_and_grad(td, self.p.double)
+        inputs = self.batches.sample()
+        out: LossOutput
+        if self.kernel is not None:  # exact autograd-free update (never with transforms)
+            out = self.kernel.loss_and_grad(inputs.batch, self.p.double)
             self.optimizer.step_on_grad_buffer()  # clips to algo.max_grad_norm first
         else:
-            if self.curiosity is not None:
-                td, aux = self.curiosity.relabel(td)
-            out = self.objective.loss(self.online, self.target, td, self.p.double)
-            total = out.loss if aux is None else self.curiosity.combine(out.loss, aux)
+            td, extra = inputs.batch, []
+            for transform in self.transforms:
+                td, aux = transform.relabel(td)
+                extra.append((transform, aux))
+            out = self.loss.loss(inputs.online, inputs.target, td, self.p.double)
+            total = out.loss if inputs.torso_loss is None else out.loss + inputs.torso_loss
+            for transform, aux in extra:
+                total = transform.combine(total, aux)
             self.optimizer.zero_grad()
             total.backward()
             self.optimizer.step()  # clips to algo.max_grad_norm first
-            if self.curiosity is not None:
-                self.curiosity.step()
+            for transform in self.transforms:
+                transform.step()
         if self.replay.uses_priorities:
-            self.replay.update_priorities(batch, out.td_abs.cpu().numpy())
+            self.replay.update_priorities(inputs.sampled, out.td_abs.cpu().numpy())
         self.updates += 1
         return out.loss.detach(), out.q_mean.detach()
 
@@ -256,6 +233,14 @@ class DQN(Algorithm):
         for t, o in zip(self.target.parameters(), self.online.parameters(), strict=True):
             t.lerp_(o, self.p.tau)
 
+    def _store(self, actions: np.ndarray, step: VecStep) -> None:
+        switches = self.cfg.switches
+        rewards = np.sign(step.rewards) if self.p.reward_clip else step.rewards
+        terminated = step.terminated | step.truncated if switches.timeout_terminal else step.terminated
+        self.replay.add(self.obs, actions, rewards, terminated, step.truncated, step.final_obs)
+        for observe in self._observers:
+            observe(self.obs, actions, rewards, terminated, step)
+
     def train_step(self) -> TrainResult:
         p = self.p
         result = TrainResult()
@@ -264,17 +249,11 @@ class DQN(Algorithm):
         eps = self.epsilon(self.frames)
         for _ in range(self.vec_steps_per_iter):
             eps = self.epsilon(self.frames)
-            actions = self.act(self.obs, eps, self.rng)
+            actions = self.act(self.obs, eps)
             step = self.envs.step_all(actions)
-            rewards = np.sign(step.rewards) if p.reward_clip else step.rewards
-            terminated = step.terminated | step.truncated if p.timeout_terminal else step.terminated
-            self.replay.add(self.obs, actions, rewards, terminated, step.truncated, step.final_obs)
-            if p.positive_copies and rewards[0] > 0 and terminated[0]:
-                add_copies(self.replay, self.obs, actions, rewards, terminated, p.positive_copies)
-            if self.curiosity is not None:
-                self.curiosity.observe(self.obs, actions, step, self._tensor)
+            self._store(actions, step)
             self.obs = step.obs
-            self.after_env_step(step)
+            self.actor.after_step(step)
             result.episodes.extend(step.episodes)
             before, self.frames = self.frames, self.frames + self.num_envs
             if self.frames <= p.learning_starts or not self.replay.can_sample(p.n_step):
@@ -290,41 +269,33 @@ class DQN(Algorithm):
         if losses:  # a non-finite loss stops the run in the runner (drlrun.guards)
             result.metrics["loss"] = torch.stack(losses).mean().item()
             result.metrics["q_mean"] = torch.stack(qs).mean().item()
-        if self.curiosity is not None:
-            result.metrics.update(self.curiosity.metrics())
+        for transform in self.transforms:
+            result.metrics.update(transform.metrics())
         return result
 
     # --- evaluation -------------------------------------------------------------------------
     def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None):
-        def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-            return self.act(obs, epsilon, rng)
-
-        if recorder is not None and self.curiosity is not None:  # draw r_i under each frame
-            from drlrun.algos.curiosity_plots import IntrinsicOverlay
-
-            overlay = IntrinsicOverlay(self.curiosity, policy, recorder, self._tensor)
-            policy, recorder = overlay.act, overlay.record
         if recorder is not None:
-            env = self.env_factory.make_eval(render=True)
-            recorder = attention_overlay(recorder, self, env)  # relational nets on grids only
-            try:
-                return run_episodes(env, policy, episodes, seed, recorder, self.frame_panel)
-            finally:
-                env.close()
-        if self._eval_env is None:
-            self._eval_env = self.env_factory.make_eval()
-        out = run_episodes(self._eval_env, policy, episodes, seed)
-        if self.curiosity is not None:
-            out.update(self.curiosity.summary())  # train max x_pos, intrinsic return
+            from drlrun.viz.probe import build_probes
+
+            probes = build_probes(self)
+            return self.evaluator.run(episodes, seed, epsilon, recorder, probes)
+        out = self.evaluator.run(episodes, seed, epsilon)
+        for transform in self.transforms:
+            out.update(transform.summary())  # train max x_pos, intrinsic return
         return out
 
-    def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
-        return self.objective.frame_panel(self, obs, height)
+    def probes(self) -> list[str]:
+        """The loss's, the transforms' and the torso's probes (each refuses what it can't show)."""
+        names = [*self.loss.probes]
+        for transform in self.transforms:
+            names += transform.probes
+        return names + list(getattr(self.online.torso, "probes", ()))
 
     def named_tensors(self) -> Tensors:
         tensors = module_tensors("online", self.online)
-        if self.curiosity is not None:
-            tensors.update(module_tensors("curiosity", self.curiosity.module))
+        for transform in self.transforms:
+            tensors.update(module_tensors("curiosity", transform.module))
         return tensors
 
     # --- state --------------------------------------------------------------------------------
@@ -334,8 +305,10 @@ class DQN(Algorithm):
         mode = self.p.replay_in_checkpoint
         if mode == "auto":
             small = self.replay.nbytes <= REPLAY_IN_CHECKPOINT_MAX_BYTES
-            return "checkpoint" if small else "memmap"
-        return {"always": "checkpoint", "memmap": "memmap", "never": "none"}[mode]
+            storage: ReplayStorage = "checkpoint" if small else "memmap"
+        else:
+            storage = {"always": "checkpoint", "memmap": "memmap", "never": "none"}[mode]
+        return self.batches.storage(storage)
 
     def external_replay(self) -> ReplayBuffer | None:
         return self.replay if self.replay_storage() == "memmap" else None
@@ -358,6 +331,7 @@ class DQN(Algorithm):
             "frames": self.frames,
             "updates": self.updates,
             **({"curiosity": self.curiosity.state_dict()} if self.curiosity is not None else {}),
+            **self.actor.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -377,6 +351,7 @@ class DQN(Algorithm):
         self.updates = int(state["updates"])
         if self.curiosity is not None:
             self.curiosity.load_state_dict(state["curiosity"])
+        self.actor.load_state_dict(state)
 
     def resume_caveats(self) -> list[str]:
         if not self._replay_dropped:
@@ -393,23 +368,16 @@ class DQN(Algorithm):
             "starts empty, so the learning curve will differ from an uninterrupted run"
         ]
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        figures = self.objective.plots(self, run_dir) + doorkey_figures(self, run_dir)
-        if self.curiosity is not None:
-            from drlrun.algos.curiosity_plots import curiosity_plots
-
-            figures += curiosity_plots(self.curiosity, run_dir)
-        return figures
-
     def close(self) -> None:
         self.envs.close()
-        if self._eval_env is not None:
-            self._eval_env.close()
+        self.evaluator.close()
 
 
 def add_copies(replay, obs, actions, rewards, terminated, copies: int) -> None:
     """The book's replay trick: store a rewarded terminal transition `copies` more times (its
     next state is never bootstrapped, so a copy is an exact duplicate; single env only)."""
+    if not (rewards[0] > 0 and terminated[0]):
+        return
     truncated = np.zeros_like(terminated)
     for _ in range(copies):
         replay.add(obs, actions, rewards, terminated, truncated, {})
@@ -417,13 +385,9 @@ def add_copies(replay, obs, actions, rewards, terminated, copies: int) -> None:
 
 @register("algo", "dqn")
 @accepts(nets="any", curiosity=True)
-def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> DQN:
-    params = from_cfg(DQNParams, cfg, "algo")
-    if ctx.net_cfg is not None and ctx.net_cfg.get("name") in SEQUENCE_NETS:
-        from drlrun.algos.sequence_dqn import SequenceDQN  # imports this module
-
-        return SequenceDQN(params, env, ctx)
-    return DQN(params, env, ctx)
+def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> QLearner:
+    return QLearner(parse(cfg), env, ctx)
 
 
-register("algo", "double_dqn")(build_dqn)
+for _name in ("double_dqn", "dist_dqn", "qr_dqn"):  # the same learner; their yaml picks the loss
+    register("algo", _name)(build_dqn)

@@ -1,34 +1,35 @@
-"""The DQN learner on sequences (R2D2-style) for recurrent and attention torsos.
+"""Sequence replay for the Q learner on stateful torsos (net=lstm|transformer|memory), R2D2-style.
 
-Same objectives (scalar, C51, QR; double; n-step), acting, target syncing and optimiser as
-`DQN`; what changes is that acting carries each env's torso state (reset at episode start) and
-updates replay windows of whole episodes: a burn-in prefix warms the state up without
-gradients or loss, then Q-values over the next L + n steps give the online values at the L loss
-positions and the (target and double) values at their n-step bootstrap positions.
+The replay keeps whole episodes and samples windows: a burn-in prefix warms the torso state up
+without gradients or loss, then head outputs over the next L + n steps give the online values at
+the L loss positions and the (target and double) values at their n-step bootstrap positions.
+The loss then reads those outputs through lookups, so every loss (scalar, C51, QR; double;
+n-step) works unchanged. Acting carries each env's state (collector.StatefulActor).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from drlrun.algos.base import RunContext, run_episodes
-from drlrun.algos.dqn import DQN, DQNParams, ReplayStorage
-from drlrun.algos.objectives import TDBatch
+from drlrun.algos.q.losses.base import LossInputs, TDBatch
 from drlrun.buffers.sequence import SequenceBatch, SequenceReplay
-from drlrun.envs.base import EnvFactory
-from drlrun.envs.vector import SyncVecEnv, VecStep
+from drlrun.envs.base import obs_dtype
 from drlrun.errors import DrlrunError
 from drlrun.nets.heads import QNetwork
-from drlrun.nets.sequence import SequenceTorso, State
+from drlrun.nets.sequence import SequenceTorso
+
+if TYPE_CHECKING:
+    from drlrun.algos.base import RunContext
+    from drlrun.algos.q.learner import QLearner, ReplayStorage
+    from drlrun.algos.q.params import QConfig
+    from drlrun.envs.base import EnvFactory
 
 
 class _Lookup:
-    """Stands in for a network inside an objective: `net(index)` returns precomputed outputs."""
+    """Stands in for a network inside a loss: `net(index)` returns precomputed outputs."""
 
     def __init__(self, outputs: torch.Tensor):
         self.outputs = outputs
@@ -47,104 +48,59 @@ def sequence_outputs(net: QNetwork, obs: torch.Tensor, first: torch.Tensor, burn
     return out.view(batch, steps, *out.shape[1:])
 
 
-class _EpisodeResetEnv:
-    """An eval env proxy that resets the policy's state whenever the env resets."""
-
-    def __init__(self, env: SyncVecEnv, on_reset: Callable[[], None]):
-        self.env, self.on_reset = env, on_reset
-
-    def reset(self, **kwargs: Any):
-        self.on_reset()
-        return self.env.reset(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
-
-
-class SequenceDQN(DQN):
-    """`algo=dqn` with `net=lstm|transformer|memory`: sequence replay and stateful acting."""
-
-    def __init__(self, p: DQNParams, env: EnvFactory, ctx: RunContext):
-        if p.replay != "uniform":
-            raise DrlrunError("sequence torsos use uniform sequence replay; set replay=uniform")
-        if p.seq_len < 1 or p.burn_in < 0:
-            raise DrlrunError("algo.seq_len must be >= 1 and algo.burn_in >= 0")
-        if env.frame_stack > 1:
-            raise DrlrunError("sequence torsos keep their own history; set env.frame_stack=1")
-        curiosity = ctx.curiosity_cfg.get("name", "none") if ctx.curiosity_cfg else "none"
-        if curiosity != "none":  # its window update has no intrinsic-reward relabelling
-            raise DrlrunError(
-                f"curiosity={curiosity} works with feedforward nets only; net={ctx.net_cfg.name} "
-                "selects the sequence learner, which takes no curiosity module"
-            )
-        if p.replay_in_checkpoint == "memmap":
-            raise DrlrunError(
-                "algo.replay_in_checkpoint=memmap: sequence replay keeps whole episodes, not a "
-                "ring the memmap store can hold; use auto, always or never"
-            )
-        super().__init__(p, env, ctx)
-        self.online.eval()  # hard memory reads sample Gumbel noise only while updating
-        self.target.eval()
-        self.state = self.torso.initial_state(self.num_envs, self.device)
-
-    @property
-    def torso(self) -> SequenceTorso:
-        return self.online.torso
-
-    def make_replay(self, obs_shape: tuple[int, ...], dtype: np.dtype) -> SequenceReplay:
-        return SequenceReplay(self.p.buffer_size, self.num_envs, obs_shape, dtype)
-
-    def replay_storage(self) -> ReplayStorage:
-        """As DQN's, but a sequence replay over the auto limit is not kept (no memmap store for
-        episode lists): the resume then says so (resume_caveats)."""
-        storage = super().replay_storage()
-        return "none" if storage == "memmap" else storage
-
-    # --- acting -----------------------------------------------------------------------------
-    @torch.inference_mode()
-    def step_q(self, obs: np.ndarray, state: State) -> tuple[torch.Tensor, State]:
-        """Q-values for one observation per env, advancing each env's state."""
-        features, state = self.torso.forward_seq(self._tensor(obs).unsqueeze(1), state)
-        return self.objective.q_values(self.online.head(features[:, 0])), state
-
-    def act(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        """Epsilon-greedy; the network always runs so the state sees every observation."""
-        explore = rng.random(len(obs)) < epsilon
-        random_actions = rng.integers(0, self.n_actions, size=len(obs))
-        q, self.state = self.step_q(obs, self.state)
-        return np.where(explore, random_actions, q.argmax(dim=1).cpu().numpy())
-
-    @torch.inference_mode()
-    def after_env_step(self, step: VecStep) -> None:
-        done = step.terminated | step.truncated
-        if done.any():
-            self.state = self.torso.reset_state(self.state, self._tensor(done))
-
-    # --- learning ---------------------------------------------------------------------------
-    def sample(self) -> SequenceBatch:
-        p = self.p
-        return self.replay.sample(
-            p.batch_size,
-            self.rng,
-            p.seq_len,
-            p.burn_in,
-            p.n_step,
-            p.gamma,
-            aligned=p.seq_start == "aligned",
+def check_sequence_options(cfg: QConfig, env: EnvFactory, ctx: RunContext) -> None:
+    """Refuse, in one line, what sequence replay cannot do (before anything is built)."""
+    p, seq = cfg.core, cfg.seq
+    if p.replay != "uniform":
+        raise DrlrunError("sequence torsos use uniform sequence replay; set replay=uniform")
+    if seq.seq_len < 1 or seq.burn_in < 0:
+        raise DrlrunError("algo.seq_len must be >= 1 and algo.burn_in >= 0")
+    if env.frame_stack > 1:
+        raise DrlrunError("sequence torsos keep their own history; set env.frame_stack=1")
+    curiosity = ctx.curiosity_cfg.get("name", "none") if ctx.curiosity_cfg else "none"
+    if curiosity != "none":  # the window update has no per-transition observations to relabel
+        raise DrlrunError(
+            f"curiosity={curiosity} works with feedforward nets only; net={ctx.net_cfg.name} "
+            "replays sequences, which take no curiosity module"
+        )
+    if p.replay_in_checkpoint == "memmap":
+        raise DrlrunError(
+            "algo.replay_in_checkpoint=memmap: sequence replay keeps whole episodes, not a "
+            "ring the memmap store can hold; use auto, always or never"
         )
 
-    def sequence_loss(self, batch: SequenceBatch):
-        """The objective's loss over the real loss positions of a batch of windows."""
-        t, p = self._tensor, self.p
+
+class SequenceBatches:
+    """Whole episodes; windows sampled uniformly (or DRQN's aligned segments)."""
+
+    def __init__(self, learner: QLearner):
+        self.learner = learner
+        space = learner.env_factory.observation_space
+        self.replay = SequenceReplay(
+            learner.p.buffer_size, learner.num_envs, space.shape, obs_dtype(space)
+        )
+
+    def sample(self) -> LossInputs:
+        learner, p, seq = self.learner, self.learner.p, self.learner.cfg.seq
+        batch: SequenceBatch = self.replay.sample(
+            p.batch_size,
+            learner.rng,
+            seq.seq_len,
+            seq.burn_in,
+            p.n_step,
+            p.gamma,
+            aligned=seq.seq_start == "aligned",
+        )
+        t = learner.to_tensor
         obs, first = t(batch.obs), t(batch.first)
-        self.online.train()
+        learner.online.train()
         try:
-            online = sequence_outputs(self.online, obs, first, p.burn_in)
-            aux = self.torso.aux_loss()
+            online = sequence_outputs(learner.online, obs, first, seq.burn_in)
+            torso_loss = learner.online.torso.aux_loss()
         finally:
-            self.online.eval()
+            learner.online.eval()
         with torch.no_grad():
-            target = sequence_outputs(self.target, obs, first, p.burn_in)
+            target = sequence_outputs(learner.target, obs, first, seq.burn_in)
         steps = online.shape[1]
         rows, cols = np.nonzero(batch.mask)
         td = TDBatch(
@@ -155,51 +111,12 @@ class SequenceDQN(DQN):
             next_obs=t(rows * steps + batch.boot[rows, cols]),
             weights=None,
         )
-        flat = online.flatten(0, 1)
-        out = self.objective.loss(_Lookup(flat), _Lookup(target.flatten(0, 1)), td, p.double)
-        return out, aux
+        return LossInputs(
+            td, _Lookup(online.flatten(0, 1)), _Lookup(target.flatten(0, 1)), torso_loss, batch
+        )
 
-    def update(self) -> tuple[torch.Tensor, torch.Tensor]:
-        out, aux = self.sequence_loss(self.sample())
-        loss = out.loss if aux is None else out.loss + aux
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        self.updates += 1
-        return out.loss.detach(), out.q_mean.detach()
+    def storage(self, mode: ReplayStorage) -> ReplayStorage:
+        """A sequence replay over the auto limit is not kept (no memmap store for episode
+        lists): the resume then says so (resume_caveats)."""
+        return "none" if mode == "memmap" else mode
 
-    # --- evaluation -------------------------------------------------------------------------
-    def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None):
-        holder: dict[str, State] = {}
-
-        def reset() -> None:
-            holder["state"] = self.torso.initial_state(1, self.device)
-
-        def policy(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-            explore = rng.random(len(obs)) < epsilon
-            random_actions = rng.integers(0, self.n_actions, size=len(obs))
-            q, holder["state"] = self.step_q(obs, holder["state"])
-            return np.where(explore, random_actions, q.argmax(dim=1).cpu().numpy())
-
-        if recorder is not None:
-            env = self.env_factory.make_eval(render=True)
-            try:
-                return run_episodes(_EpisodeResetEnv(env, reset), policy, episodes, seed, recorder)
-            finally:
-                env.close()
-        if self._eval_env is None:
-            self._eval_env = self.env_factory.make_eval()
-        return run_episodes(_EpisodeResetEnv(self._eval_env, reset), policy, episodes, seed)
-
-    # --- state --------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "seq_state": [s.clone() for s in self.state]}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.state = tuple(s.to(self.device) for s in state["seq_state"])
-
-    def plots(self, run_dir: Path) -> list[Path]:
-        from drlrun.viz.sequence import sequence_plots
-
-        return super().plots(run_dir) + sequence_plots(self, run_dir)

@@ -1,22 +1,26 @@
-"""TD objectives for the one DQN learner: what the head outputs and how it is trained.
+"""What every TD loss shares: the batch it reads, what it returns, and how one is chosen.
 
-DQN and Double DQN use `ScalarQ`; distributional variants (C51, QR-DQN) add their own
-objective class here and register it under a name the algo config selects.
+A loss is registered as kind `loss` with a builder `(its params, core params) -> QLoss`; `algo.objective`
+names it. Each loss declares its own config keys as a dataclass on the builder (`builder.params`),
+read from the flat algo block (drlrun.algos.q.params), so e.g. C51's `atoms` lives beside C51.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from drlrun.errors import DrlrunError
+from drlrun import registry
+
+if TYPE_CHECKING:
+    from drlrun.algos.optim import FlatAdam
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -38,18 +42,39 @@ class LossOutput:
     q_mean: torch.Tensor  # mean Q of the taken actions, for logging
 
 
-class Objective:
+@dataclass
+class LossInputs:
+    """What one update feeds the loss: the TD batch and the networks to read it with (the live
+    modules, or lookups of precomputed window outputs for sequence replay)."""
+
+    batch: TDBatch
+    online: Callable[[torch.Tensor], torch.Tensor]
+    target: Callable[[torch.Tensor], torch.Tensor]
+    torso_loss: torch.Tensor | None = None  # a sequence torso's own auxiliary loss
+    sampled: Any = None  # the replay's batch (prioritized replay updates its priorities)
+
+
+class Kernel:
+    """An autograd-free update for one loss on one network shape: the loss, with its gradient
+    written straight into the optimiser's flat gradient buffer."""
+
+    def loss_and_grad(self, batch: TDBatch, double: bool) -> LossOutput:
+        raise NotImplementedError
+
+
+class QLoss:
     """Maps head outputs to Q-values and computes the TD loss."""
 
-    atoms: int = 1
+    atoms: int = 1  # head outputs per action (distribution atoms or quantiles)
     supports_numpy_q: bool = False  # q_values_numpy is implemented (fast CPU acting)
+    probes: tuple[str, ...] = ()  # probes that show this loss (drlrun.viz.probe)
 
     def q_values(self, out: torch.Tensor) -> torch.Tensor:
         """(batch, actions) expected values from the head's raw output."""
         return out
 
     def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
-        """`q_values` for numpy head outputs (see fast_q.NumpyMLPActor)."""
+        """`q_values` for numpy head outputs (see kernel.NumpyMLPActor)."""
         raise NotImplementedError
 
     def loss(
@@ -57,12 +82,11 @@ class Objective:
     ) -> LossOutput:
         raise NotImplementedError
 
-    def plots(self, learner: Any, run_dir: Path) -> list[Path]:
-        """Objective-specific figures at the end of a run (C51: return distributions)."""
-        return []
-
-    def frame_panel(self, learner: Any, obs: Any, height: int) -> Any:
-        """An RGB image for eval videos, drawn beside the frame (`Algorithm.frame_panel`)."""
+    def kernel(
+        self, online: nn.Module, target: nn.Module, optimizer: FlatAdam, device: torch.device
+    ) -> Kernel | None:
+        """The autograd-free update that computes exactly this loss for these networks, or None
+        (the learner then uses autograd). Each loss decides for itself."""
         return None
 
 
@@ -70,51 +94,17 @@ def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.T
     return values.mean() if weights is None else (values * weights).mean()
 
 
-class ScalarQ(Objective):
-    """Classic DQN: Q(s,a) regressed on r + gamma^n * Q'(s', a*), a* greedy (Double: online)."""
+def loss_params(params_cls: type) -> Callable[[F], F]:
+    """Decorator for a loss builder: the dataclass of its config keys in the algo block."""
 
-    supports_numpy_q = True
+    def mark(builder: F) -> F:
+        builder.params = params_cls  # type: ignore[attr-defined]
+        return builder
 
-    def __init__(self, params: Any):
-        self.kind = params.loss
-        # "current": the book's ch. 10 Double DQN bug, a* = argmax_a Q_online(s_t, a)
-        self.argmax_on_current = getattr(params, "double_argmax", "next") == "current"
-
-    def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
-        return out
-
-    def is_plain(self) -> bool:
-        """True when `loss` is the textbook rule above, which `fast_q.MLPQKernel` mirrors; an
-        option that changes the loss must make this False (or teach the kernel)."""
-        return self.kind in ("mse", "huber") and not self.argmax_on_current
-
-    def loss(
-        self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
-    ) -> LossOutput:
-        q = online(batch.obs).gather(1, batch.actions.view(-1, 1)).squeeze(1)
-        with torch.no_grad():
-            next_target = target(batch.next_obs)
-            if double:
-                chooser = batch.obs if self.argmax_on_current else batch.next_obs
-                next_actions = online(chooser).argmax(dim=1, keepdim=True)
-            else:
-                next_actions = next_target.argmax(dim=1, keepdim=True)
-            next_v = next_target.gather(1, next_actions).squeeze(1)
-            y = batch.returns + batch.discounts * next_v
-        if self.kind == "mse":
-            per_sample = F.mse_loss(q, y, reduction="none")
-        else:
-            per_sample = F.smooth_l1_loss(q, y, reduction="none")
-        return LossOutput(
-            weighted_mean(per_sample, batch.weights), (y - q).abs().detach(), q.mean()
-        )
+    return mark
 
 
-OBJECTIVES: dict[str, Callable[..., Objective]] = {"scalar": ScalarQ}
-
-
-def make_objective(name: str, params: Any) -> Objective:
-    """The objective `name`, configured from the learner's params (each reads its own keys)."""
-    if name not in OBJECTIVES:
-        raise DrlrunError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name](params)
+def make_loss(name: str, params: Any, core: Any) -> QLoss:
+    """The registered loss `name`, built from its own params and the learner's core params
+    (gamma, n_step); a loss without a params dataclass gets the core params twice."""
+    return registry.lookup("loss", name)(core if params is None else params, core)

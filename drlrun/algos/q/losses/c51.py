@@ -1,26 +1,36 @@
-"""Distributional TD objectives for the one DQN learner: C51 and QR-DQN.
-
-C51 (Bellemare et al. 2017) learns a categorical distribution over a fixed support and trains it
-by cross-entropy against the projected target r + gamma^n * (1 - done) * z. QR-DQN (Dabney et
-al. 2017) learns N quantiles of the return and trains them with the quantile Huber loss — the
-book's (chapter 7) suggested fix for the fixed support. Both plug into `drlrun.algos.dqn` through
-the OBJECTIVES table, so acting, replay (uniform or prioritized), n-step and target syncing are
-shared with DQN.
-"""
+"""C51 (Bellemare et al. 2017, `algo.objective=c51`): a categorical return distribution on a
+fixed support, trained by cross-entropy against the projected target r + gamma^n (1 - done) z;
+and its autograd-free kernel. The book's chapter 7 algorithm (its own flat-vector version with
+the book's quirks is drlrun/book/dist_dqn.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from drlrun.algos.dqn import build_dqn
-from drlrun.algos.objectives import OBJECTIVES, LossOutput, Objective, TDBatch, weighted_mean
+from drlrun.algos.optim import FlatAdam
+from drlrun.algos.q.losses.base import (
+    Kernel,
+    LossOutput,
+    QLoss,
+    TDBatch,
+    loss_params,
+    weighted_mean,
+)
+from drlrun.algos.q.losses.kernel import MLPKernel, plain_mlp_q
 from drlrun.errors import DrlrunError
 from drlrun.registry import register
+
+
+@dataclass
+class C51Params:
+    atoms: int = 51
+    v_min: float = -10.0
+    v_max: float = 10.0
 
 
 def make_support(v_min: float, v_max: float, atoms: int) -> torch.Tensor:
@@ -82,7 +92,7 @@ def project_categorical_reference(
 
 
 def next_greedy(
-    online: nn.Module, next_obs: torch.Tensor, target_q: torch.Tensor, double: bool, obj: Objective
+    online: nn.Module, next_obs: torch.Tensor, target_q: torch.Tensor, double: bool, obj: QLoss
 ) -> torch.Tensor:
     """a* = argmax of expected values: the target net's own (DQN) or the online net's (Double)."""
     q = obj.q_values(online(next_obs)) if double else target_q
@@ -95,7 +105,7 @@ def pick(values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     return values.gather(1, index).squeeze(1)
 
 
-class CategoricalQ(Objective):
+class CategoricalQ(QLoss):
     """C51: the head outputs logits (B, A, atoms); Q is the expected value over the support."""
 
     def __init__(self, params: Any):
@@ -143,83 +153,53 @@ class CategoricalQ(Objective):
             weighted_mean(cross_entropy, batch.weights), cross_entropy.detach(), q.mean()
         )
 
-    def plots(self, learner: Any, run_dir: Path) -> list[Path]:
-        from drlrun.algos.dist_plots import c51_plots
+    probes = ("c51",)  # distributions figures and the eval-video panel (viz/distributions.py)
 
-        return c51_plots(learner, run_dir)
-
-    def frame_panel(self, learner: Any, obs: Any, height: int) -> Any:
-        from drlrun.algos.dist_plots import c51_panel
-
-        return c51_panel(learner, obs, height)
-
-
-def quantile_huber_loss(
-    quantiles: torch.Tensor, targets: torch.Tensor, kappa: float
-) -> torch.Tensor:
-    """Per-sample quantile Huber loss (Dabney et al. 2017, eq. 10), shape (B,).
-
-    quantiles (B, N) at midpoints tau_i = (2i + 1) / 2N, targets (B, N'). For each pair the
-    error u = target_j - theta_i is weighted by |tau_i - 1{u < 0}| and Huber-ised with
-    threshold kappa (kappa = 0: the plain quantile loss |u|); summed over i, averaged over j."""
-    n = quantiles.shape[1]
-    tau = (torch.arange(n, device=quantiles.device, dtype=quantiles.dtype) + 0.5) / n
-    u = targets.unsqueeze(1) - quantiles.unsqueeze(2)  # (B, N, N')
-    if kappa > 0:
-        huber = torch.where(u.abs() <= kappa, 0.5 * u.pow(2), kappa * (u.abs() - 0.5 * kappa))
-        huber = huber / kappa
-    else:
-        huber = u.abs()
-    weight = (tau.view(1, -1, 1) - (u.detach() < 0).to(u.dtype)).abs()
-    return (weight * huber).mean(dim=2).sum(dim=1)
+    def kernel(
+        self, online: nn.Module, target: nn.Module, optimizer: FlatAdam, device: torch.device
+    ) -> Kernel | None:
+        if plain_mlp_q(online, device) and online.head.atoms == self.atoms:
+            return C51Kernel(online, target, optimizer, self)
+        return None
 
 
-class QuantileQ(Objective):
-    """QR-DQN: the head outputs N quantiles (B, A, N) of the return; Q is their mean."""
+class C51Kernel(MLPKernel):
+    """`CategoricalQ.loss` and its gradient without autograd (C51 on an MLP)."""
 
-    def __init__(self, params: Any):
-        self.atoms = int(params.quantiles)
-        self.kappa = float(params.kappa)
-        if self.atoms < 1 or self.kappa < 0:
-            raise DrlrunError("algo.quantiles must be >= 1 and algo.kappa >= 0")
+    def __init__(self, online: Any, target: Any, optimizer: FlatAdam, loss: CategoricalQ):
+        super().__init__(online, target, optimizer)
+        self.categorical = loss
 
-    def q_values(self, out: torch.Tensor) -> torch.Tensor:
-        return out.mean(dim=-1)
-
-    supports_numpy_q = True
-
-    def q_values_numpy(self, out: np.ndarray) -> np.ndarray:
-        return out.mean(axis=-1)
-
-    def loss(
-        self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
-    ) -> LossOutput:
-        with torch.no_grad():
-            next_quantiles = target(batch.next_obs)
-            a_star = next_greedy(online, batch.next_obs, next_quantiles.mean(-1), double, self)
-            targets = batch.returns.unsqueeze(1) + batch.discounts.unsqueeze(1) * pick(
-                next_quantiles, a_star
-            )
-        quantiles = pick(online(batch.obs), batch.actions)
-        per_sample = quantile_huber_loss(quantiles, targets, self.kappa)
-        td_abs = (targets.mean(1) - quantiles.mean(1)).abs().detach()
-        return LossOutput(weighted_mean(per_sample, batch.weights), td_abs, quantiles.mean())
-
-    def plots(self, learner: Any, run_dir: Path) -> list[Path]:
-        from drlrun.algos.dist_plots import qr_plots
-
-        return qr_plots(learner, run_dir)
-
-    def frame_panel(self, learner: Any, obs: Any, height: int) -> Any:
-        from drlrun.algos.dist_plots import qr_panel
-
-        return qr_panel(learner, obs, height)
+    def head_loss(
+        self, logits_flat: torch.Tensor, batch: TDBatch, double: bool
+    ) -> tuple[LossOutput, torch.Tensor]:
+        """Cross-entropy against the projected target and its gradient wrt the logits:
+        softmax(logits_a) * sum(m) - m on the taken action's row."""
+        objective = self.categorical
+        size, atoms = logits_flat.shape[0], objective.atoms
+        m = objective.target_distribution(self.online_net, self.target_net, batch, double)
+        logits = logits_flat.view(size, -1, atoms)
+        index = batch.actions.view(-1, 1, 1).expand(-1, 1, atoms)
+        log_p = logits.gather(1, index).squeeze(1).log_softmax(dim=-1)
+        p = log_p.exp()
+        cross_entropy = -(m * log_p).sum(dim=-1)
+        d_logits = p * m.sum(dim=-1, keepdim=True) - m
+        if batch.weights is None:
+            loss = cross_entropy.mean()
+        else:
+            loss = (cross_entropy * batch.weights).mean()
+            d_logits.mul_(batch.weights.unsqueeze(1))
+        d_logits.mul_(1.0 / size)
+        grad_out = torch.zeros_like(logits).scatter_(1, index, d_logits.unsqueeze(1))
+        q = (p * objective._support(p)).sum(dim=-1)
+        return LossOutput(loss, cross_entropy, q.mean()), grad_out.view(size, -1)
 
 
-OBJECTIVES["c51"] = CategoricalQ
-OBJECTIVES["qr"] = QuantileQ
-register("algo", "dist_dqn")(build_dqn)
-register("algo", "qr_dqn")(build_dqn)
+@register("loss", "c51")
+@loss_params(C51Params)
+def build_c51(params: Any, core: Any) -> CategoricalQ:
+    return CategoricalQ(params)
+
 
 
 def expected_value(probs: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
@@ -229,10 +209,8 @@ def expected_value(probs: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
 
 __all__ = [
     "CategoricalQ",
-    "QuantileQ",
     "expected_value",
     "make_support",
     "project_categorical",
     "project_categorical_reference",
-    "quantile_huber_loss",
 ]

@@ -23,16 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlrun.algos.objectives import TDBatch
+from drlrun.algos.q.losses.base import TDBatch
 from drlrun.algos.optim import make_adam
 from drlrun.errors import DrlrunError
 from drlrun.nets.icm import make_encoder
 from drlrun.params import from_cfg
+from drlrun.registry import lookup, names, register
 
 
 @dataclass
 class CuriosityParams:
-    kind: Literal["none", "icm", "rnd"] = "none"
+    kind: str = "none"  # a registered transform (icm, rnd) or none
     extrinsic: bool = True  # false: intrinsic-only training (the book's setting)
     extrinsic_scale: float = 1.0
     intrinsic_scale: float = 1.0
@@ -118,6 +119,14 @@ class ICM(nn.Module):
         reward = err / p.eta if p.reward_form == "book" else p.eta / 2 * err
         return reward, forward_err, inverse_err
 
+    def intrinsic(
+        self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(intrinsic reward, the module's loss, its parts for logging)."""
+        reward, fwd, inv = self.losses(obs, actions, next_obs)
+        aux = self.aux_loss(fwd, inv)
+        return reward, aux, {"forward_loss": fwd.mean(), "inverse_loss": inv.mean()}
+
     def aux_loss(self, forward_err: torch.Tensor, inverse_err: torch.Tensor) -> torch.Tensor:
         b, f, g = self.p.beta, forward_err.mean(), inverse_err.mean()
         if self.p.loss_weights == "book":  # loss_fn(q, forward, inverse) with swapped arguments
@@ -151,16 +160,23 @@ class RND(nn.Module):
         err = F.mse_loss(self.predictor(next_obs), goal, reduction="none").mean(dim=1)
         return err.detach(), err
 
+    def intrinsic(
+        self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(intrinsic reward, the predictor's loss, its parts for logging)."""
+        reward, err = self.losses(next_obs)
+        return reward, err.mean(), {"rnd_loss": err.mean()}
+
 
 class Curiosity:
-    """The hook a DQN-family learner calls; owns the module, its optimiser and its statistics."""
+    """The transform a Q learner calls: owns the module (ICM or RND), its optimiser and its
+    statistics; relabels batches with the intrinsic reward and adds the module's loss."""
 
-    def __init__(self, p: CuriosityParams, env: Any, n_actions: int, device: torch.device):
+    probes = ("curiosity",)  # episodes.csv, loss/x_pos figures, the video's r_i strip
+
+    def __init__(self, p: CuriosityParams, module: ICM | RND, device: torch.device):
         self.p, self.device = p, device
-        if p.kind == "icm":
-            self.module: nn.Module = ICM(env, n_actions, p).to(device)
-        else:
-            self.module = RND(env, p).to(device)
+        self.module: ICM | RND = module.to(device)
         params = [q for q in self.module.parameters() if q.requires_grad]
         self.adam = make_adam(params, p.lr, p.adam_eps)
         self.params = params
@@ -175,12 +191,7 @@ class Curiosity:
     def _intrinsic(
         self, obs: torch.Tensor, actions: torch.Tensor, next_obs: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        if isinstance(self.module, ICM):
-            reward, fwd, inv = self.module.losses(obs, actions, next_obs)
-            aux = self.module.aux_loss(fwd, inv)
-            return reward, aux, {"forward_loss": fwd.mean(), "inverse_loss": inv.mean()}
-        reward, err = self.module.losses(next_obs)
-        return reward, err.mean(), {"rnd_loss": err.mean()}
+        return self.module.intrinsic(obs, actions, next_obs)
 
     def scaled(self, reward: torch.Tensor) -> torch.Tensor:
         """Intrinsic reward as added to the extrinsic one (scale, optional running-std norm)."""
@@ -300,6 +311,16 @@ class Curiosity:
         self.history = [dict(h) for h in state["history"]]
 
 
+@register("transform", "icm")
+def build_icm(p: CuriosityParams, env: Any, n_actions: int, device: torch.device) -> Curiosity:
+    return Curiosity(p, ICM(env, n_actions, p), device)
+
+
+@register("transform", "rnd")
+def build_rnd(p: CuriosityParams, env: Any, n_actions: int, device: torch.device) -> Curiosity:
+    return Curiosity(p, RND(env, p), device)
+
+
 def build_curiosity(
     cfg: Any, env: Any, n_actions: int, device: torch.device, n_step: int, default: str = "none"
 ) -> Curiosity | None:
@@ -307,8 +328,10 @@ def build_curiosity(
     node = {} if cfg is None else cfg
     p = from_cfg(CuriosityParams, node, "curiosity", ignore=("name",))
     kind = node.get("name", p.kind) if hasattr(node, "get") else p.kind
-    if kind not in ("none", "icm", "rnd"):
-        raise DrlrunError(f"unknown curiosity {kind!r}; choose one of none, icm, rnd")
+    if kind != "none" and kind not in names("transform"):
+        raise DrlrunError(
+            f"unknown curiosity {kind!r}; choose one of none, {', '.join(names('transform'))}"
+        )
     p = dataclasses.replace(p, kind=kind)
     if p.kind == "none" and default != "none":
         p = dataclasses.replace(p, kind=default)  # type: ignore[arg-type]
@@ -319,4 +342,4 @@ def build_curiosity(
             f"curiosity={p.kind} needs algo.n_step=1 (the intrinsic reward is per transition); "
             f"got {n_step}"
         )
-    return Curiosity(p, env, n_actions, device)
+    return lookup("transform", p.kind)(p, env, n_actions, device)

@@ -1,5 +1,6 @@
-"""Curiosity figures (book Figs. 8.17, 8.19): log losses over training, x_pos per episode, and
-intrinsic vs extrinsic return per episode; the episode records also go to `episodes.csv`."""
+"""The curiosity probe (book Figs. 8.17, 8.19): log losses over training, x_pos per episode,
+intrinsic vs extrinsic return per episode, the episode records as `episodes.csv`, and in eval
+videos a strip under each frame with the intrinsic reward of the transitions so far."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from drlrun.registry import register
+from drlrun.viz.probe import Figures, FrameView, Probe, pyplot
+
 LOSS_KEYS = ("q_loss", "forward_loss", "inverse_loss", "rnd_loss")
 
 
 def write_episodes_csv(episodes: list[dict[str, float]], path: Path) -> Path:
+    """One row per training episode (frame first, then the sorted keys)."""
     keys = sorted({k for e in episodes for k in e}, key=lambda k: (k != "frame", k))
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
@@ -21,17 +26,12 @@ def write_episodes_csv(episodes: list[dict[str, float]], path: Path) -> Path:
     return path
 
 
-def curiosity_plots(curiosity: Any, run_dir: Path) -> list[Path]:
+def curiosity_figures(curiosity: Any, out: Figures) -> None:
     """episodes.csv, curiosity_losses.png, x_pos.png (Mario) and intrinsic_vs_extrinsic.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out: list[Path] = []
+    plt = pyplot()
     episodes, history = curiosity.episodes, curiosity.history
     if episodes:
-        out.append(write_episodes_csv(episodes, run_dir / "episodes.csv"))
+        write_episodes_csv(episodes, out.path("episodes.csv"))
     if history:
         fig, ax = plt.subplots(figsize=(7, 4))
         frames = [h["frame"] for h in history]
@@ -42,7 +42,8 @@ def curiosity_plots(curiosity: Any, run_dir: Path) -> list[Path]:
         ax.set_xlabel("agent steps")
         ax.set_title("curiosity and Q losses (log scale, book Fig. 8.17)")
         ax.legend()
-        out.append(_save(fig, run_dir / "curiosity_losses.png"))
+        fig.tight_layout()
+        out.save(fig, "curiosity_losses")
     if any("max_x_pos" in e for e in episodes):
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot([e.get("max_x_pos", np.nan) for e in episodes], label="max x_pos")
@@ -51,7 +52,8 @@ def curiosity_plots(curiosity: Any, run_dir: Path) -> list[Path]:
         ax.set_ylabel("x_pos")
         ax.set_title("Mario's progress per episode (book Fig. 8.19)")
         ax.legend()
-        out.append(_save(fig, run_dir / "x_pos.png"))
+        fig.tight_layout()
+        out.save(fig, "x_pos")
     if any("intrinsic_return" in e for e in episodes):
         fig, ax = plt.subplots(figsize=(5, 5))
         ax.scatter(
@@ -60,39 +62,28 @@ def curiosity_plots(curiosity: Any, run_dir: Path) -> list[Path]:
         ax.set_xlabel("extrinsic return")
         ax.set_ylabel("intrinsic return")
         ax.set_title("intrinsic vs extrinsic return per episode")
-        out.append(_save(fig, run_dir / "intrinsic_vs_extrinsic.png"))
-    return out
+        fig.tight_layout()
+        out.save(fig, "intrinsic_vs_extrinsic")
 
 
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+class CuriosityProbe(Probe):
+    """Figures of a curiosity transform, and each recorded frame with a strip underneath: the
+    intrinsic reward of the episode's transitions so far as a curve (scaled to its running max)."""
 
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-class IntrinsicOverlay:
-    """Wraps an evaluation policy and recorder: each recorded frame gets a strip underneath with
-    the intrinsic reward of the transitions so far drawn as a curve (scaled to its running max)."""
-
-    def __init__(
-        self, curiosity: Any, policy: Any, recorder: Any, to_tensor: Any, height: int = 64
-    ):
-        self.curiosity, self.policy, self.recorder = curiosity, policy, recorder
-        self.to_tensor, self.height = to_tensor, height
+    def __init__(self, learner: Any, height: int = 64):
+        self.learner, self.curiosity, self.height = learner, learner.curiosity, height
         self.rewards: list[float] = []
-        self._last: tuple[np.ndarray, np.ndarray] | None = None
 
-    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if self._last is not None:
-            self.rewards.append(self.curiosity.reward_of(*self._last, obs, self.to_tensor))
-        actions = self.policy(obs, rng)
-        self._last = (obs.copy(), np.asarray(actions))
-        return actions
+    def figures(self, out: Figures) -> None:
+        curiosity_figures(self.curiosity, out)
 
-    def record(self, frame: np.ndarray, episode: int) -> None:
+    def frame(self, frame: np.ndarray, view: FrameView) -> np.ndarray:
+        if view.prev_obs is not None:
+            self.rewards.append(
+                self.curiosity.reward_of(
+                    view.prev_obs, view.prev_action, view.obs, self.learner.to_tensor
+                )
+            )
         h, w = self.height, frame.shape[1]
         strip = np.zeros((h, w, 3), dtype=np.uint8)
         values = np.asarray(self.rewards[-w:], dtype=np.float64)
@@ -102,4 +93,9 @@ class IntrinsicOverlay:
             xs = np.arange(len(values))
             for dy in (0, 1):
                 strip[np.clip(ys + dy, 0, h - 1), xs] = (255, 200, 0)
-        self.recorder(np.concatenate([np.asarray(frame, dtype=np.uint8), strip], axis=0), episode)
+        return np.concatenate([np.asarray(frame, dtype=np.uint8), strip], axis=0)
+
+
+@register("probe", "curiosity")
+def build_curiosity_probe(learner: Any) -> CuriosityProbe | None:
+    return CuriosityProbe(learner) if getattr(learner, "curiosity", None) is not None else None
