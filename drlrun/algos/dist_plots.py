@@ -1,7 +1,6 @@
 """Figures of return distributions (book chapter 7), as PNG files and TensorBoard images.
 
-Shared by C51 (`algo=dist_dqn`), QR-DQN (`algo=qr_dqn`) and the book's flat-vector Dist-DQN
-(its figures are the `book_distributions` probe, drlrun/book/dist_figures.py):
+Shared by C51 (`algo=dist_dqn`), QR-DQN (`algo=qr_dqn`) and the book's flat-vector Dist-DQN:
 per-action bar charts with the expected value in each title (Figs. 7.19, 7.22), prediction vs
 target over the flattened actions x atoms vector (Figs. 7.17, 7.18), the loss curve (Figs. 7.18,
 7.20), QR's quantile functions, and the per-frame panels of eval videos (Fig. 7.21).
