@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.dist_book import (
+from drlrun.algos.distributional import make_support
+from drlrun.book.dist_dqn import (
     BookDistParams,
     atom_index,
     book_epsilon_step,
@@ -17,7 +18,7 @@ from drlrun.algos.dist_book import (
     param_count,
     update_dist,
 )
-from drlrun.algos.distributional import make_support
+from drlrun.viz.probe import FrameView, build_probes, frame_probes
 from tests.conftest import run_config
 
 
@@ -117,8 +118,25 @@ def test_freeway_presets_run_end_to_end(tmp_path, preset):
     assert len(algo.losses) >= 260 - algo.p.replay_size  # one update per step once full
     assert all(math.isfinite(x) for x in algo.losses)
     assert (tmp_path / "run" / "plots" / "loss.png").exists()
-    panel = algo.frame_panel(algo.obs[None], 210)  # Fig. 7.21's panel beside a Freeway frame
-    assert panel.shape[0] == 210 and panel.shape[2] == 3
+    (probe,) = frame_probes(build_probes(algo))  # Fig. 7.21's panel beside a Freeway frame
+    frame = np.zeros((210, 160, 3), np.uint8)
+    shown = probe.frame(frame, FrameView(algo.obs[None], None, 0))
+    assert shown.shape[0] == 210 and shown.shape[1] > 160 and shown.shape[2] == 3
+    assert (shown[:, :160] == 0).all() and shown[:, 160:].any()  # the frame, then the panel
+    recorded = []
+
+    def recorder(frame: np.ndarray, episode: int) -> None:  # two frames of an eval video
+        recorded.append(frame)
+        if len(recorded) == 2:
+            raise _Enough
+
+    with pytest.raises(_Enough):
+        algo.evaluate(1, seed=0, recorder=recorder)
+    assert recorded[0].shape[0] == 210 and recorded[0].shape[1] > 160  # the panel attached
+
+
+class _Enough(Exception):
+    """Stops an eval video after its first frames."""
 
 
 @pytest.mark.slow

@@ -123,42 +123,6 @@ def action_names(env_factory: Any, actions: int) -> list[str]:
     return [f"a{i}" for i in range(actions)]
 
 
-def book_plots(algo: Any, run_dir: Path) -> list[Path]:
-    """The chapter's figures for the flat-vector Dist-DQN (synthetic or Freeway)."""
-    import torch
-
-    support = algo.support.numpy()
-    if algo.p.task == "synthetic":
-        states = next_states = algo.states
-        actions = torch.tensor(algo.p.synthetic_actions)
-        rewards = torch.tensor(algo.p.synthetic_rewards)
-        dones = torch.zeros(len(actions), dtype=torch.bool)
-        names = [f"a{i}" for i in range(algo.actions)]
-    else:
-        if not algo.replay:
-            return []
-        batch = algo.replay[:4]
-        states = algo.preprocess(np.stack([e[0] for e in batch]))
-        next_states = algo.preprocess(np.stack([e[3] for e in batch]))
-        actions = torch.tensor([e[1] for e in batch])
-        rewards = torch.tensor([e[2] for e in batch], dtype=torch.float32)
-        dones = torch.tensor([e[4] for e in batch])
-        names = action_names(algo.env_factory, algo.actions)
-    with torch.no_grad():
-        pred = algo.forward(states)
-        next_probs = algo.forward(next_states, algo.theta_target)
-        target, _ = algo.target(next_probs, actions, rewards, dones)
-    figures = {
-        "distributions": distribution_grid(pred.numpy(), support, names, "predicted Z(s, a)"),
-        "prediction_vs_target": prediction_vs_target(
-            pred[0].numpy(), target[0].numpy(), "sample 0: prediction vs target"
-        ),
-    }
-    if algo.losses:
-        figures["loss"] = loss_curve(algo.losses)
-    return save_figures(figures, run_dir, algo.frames)
-
-
 def _replay_sample(learner: Any, samples: int) -> Any:
     """A fixed-seed replay batch for end-of-run figures, or None before replay can sample."""
     if not learner.replay.can_sample(learner.p.n_step):

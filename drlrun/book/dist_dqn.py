@@ -5,13 +5,13 @@ replay with 5 extra copies of +10 transitions and the `update_dist` target) and 
 (two fixed random states, rewards [0, 8] + noise). Every quirk of the book's code is a named
 switch (see `BookDistParams`); the defaults reproduce the book, `ch7_freeway_fixed` flips them.
 This path exists only for `fidelity: book` reproductions; C51 proper is `algo=dist_dqn`.
+Its figures and eval-video panel are the `book_distributions` probe (book/dist_figures.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +27,7 @@ from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
+from drlrun.viz.probe import build_probes, frame_probes
 
 
 @dataclass
@@ -333,9 +334,10 @@ class BookDistDQN(Algorithm):
 
         if recorder is not None:
             env = self.env_factory.make_eval(render=True)
+            drawing = frame_probes(build_probes(self))  # Fig. 7.21's panel beside each frame
             try:
                 return {
-                    **run_episodes(env, policy, episodes, seed, recorder, self.frame_panel),
+                    **run_episodes(env, policy, episodes, seed, recorder, probes=drawing),
                     **out,
                 }
             finally:
@@ -346,18 +348,6 @@ class BookDistDQN(Algorithm):
 
     def named_tensors(self) -> Tensors:
         return {"theta": self.theta}
-
-    def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
-        """The book's figure 7.21: each action's distribution beside the Freeway frame."""
-        from drlrun.algos.dist_plots import action_names
-        from drlrun.viz.panels import distribution_panel
-
-        if self.p.task == "synthetic":
-            return None
-        with torch.no_grad():
-            probs = self.forward(self.preprocess(obs))[0].numpy()
-        names = action_names(self.env_factory, self.actions)
-        return distribution_panel(self.support.numpy(), probs, names, height, title="Z(s, a)")
 
     def state_dict(self) -> dict[str, Any]:
         grad = self.theta.grad
@@ -395,10 +385,8 @@ class BookDistDQN(Algorithm):
         self.eps, self.crossings = float(state["eps"]), int(state["crossings"])
         self.losses = [float(x) for x in state["losses"]]
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        from drlrun.algos import dist_plots
-
-        return dist_plots.book_plots(self, run_dir)
+    def probes(self) -> list[str]:
+        return ["book_distributions"]  # the chapter's figures and video panel: dist_figures.py
 
     def close(self) -> None:
         if self.envs is not None:

@@ -3,14 +3,15 @@
 One train step is one minibatch (the book's "epoch"): `batch_size` ids drawn with replacement
 from the train split, freshly transformed, NLL on log-softmax, Adam. `frames` counts images
 seen. Evaluation scores the fixed, seeded test set (`test_accuracy` in summary.json; it is also
-`eval_return_mean` so sweeps and reports work unchanged).
+`eval_return_mean` so sweeps and reports work unchanged). The env slot holds a dataset (the
+builder accepts only `dataset` tasks, checked before anything is built); the figures are the
+`mnist` probe (drlrun/viz/mnist.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,6 @@ from drlrun.algos.base import (
     no_video,
 )
 from drlrun.envs.mnist import MnistData, transform
-from drlrun.errors import DrlrunError
 from drlrun.nets.base import build_torso
 from drlrun.params import from_cfg
 from drlrun.registry import register
@@ -61,8 +61,6 @@ class Classifier(nn.Module):
 
 class Supervised(Algorithm):
     def __init__(self, p: SupervisedParams, data: MnistData, ctx: RunContext):
-        if not isinstance(data, MnistData):
-            raise DrlrunError("algo=supervised needs a dataset env: env=mnist_transformed")
         self.p, self.data, self.device = p, data, ctx.device
         self.model = Classifier(build_torso(ctx.net_cfg, data), 10).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=p.lr)
@@ -139,10 +137,8 @@ class Supervised(Algorithm):
         self.frames = int(state["frames"])
         self.history = [(int(f), float(a), float(b)) for f, a, b in state["history"]]
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        from drlrun.viz.attention import mnist_figures
-
-        return mnist_figures(self, run_dir)
+    def probes(self) -> list[str]:
+        return ["mnist"]  # curves, digits and (relational torso) attention maps: viz/mnist.py
 
 
 @register("algo", "supervised")

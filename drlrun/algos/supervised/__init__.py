@@ -1,0 +1,1 @@
+"""Supervised classification (book ch. 10): the relational module vs a CNN on transformed MNIST."""
