@@ -68,6 +68,7 @@ class Torso(nn.Module):
     `obs_scale` divides the (possibly uint8) input so the buffer can keep raw bytes."""
 
     out_features: int
+    probes: tuple[str, ...] = ()  # probes that show what this torso computes (drlrun.viz.probe)
 
     def __init__(self, obs_scale: float = 1.0):
         super().__init__()

@@ -118,6 +118,8 @@ def _norm(kind: Norm, shape: tuple[int, ...], affine: bool = True) -> nn.Module:
 class RelationalTorso(Torso):
     """Image (C, H, W) -> (batch, node_size) through convs, attention and max-pool over nodes."""
 
+    probes = ("doorkey_attention",)  # attention maps on MiniGrid views (viz/attention.py)
+
     def __init__(
         self,
         obs_shape: tuple[int, ...],

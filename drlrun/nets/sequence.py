@@ -41,6 +41,8 @@ def is_stateful(net: str | None) -> bool:
 class SequenceTorso(Torso):
     """(B, T, *obs) + state -> (B, T, out_features) + state. Every state tensor is batch-first."""
 
+    probes = ("sequence",)  # memory reads/writes or attention over an episode (viz/sequence.py)
+
     def initial_state(self, batch: int, device: torch.device) -> State:
         raise NotImplementedError
 

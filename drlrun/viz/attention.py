@@ -3,16 +3,18 @@ viz/mnist.py).
 
 MiniGrid observations are indexed [x][y], so node i of the 7x7 view is cell (x, y) =
 (i // 7, i % 7) and is drawn at image row y, column x (`view_cell`, `node_of`); the agent is at
-(3, 6), node 27. Figures go to the run dir (PNG); the caller may also log them to TensorBoard.
+(3, 6), node 27. The `doorkey_attention` probe draws them (figures and video frames).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from drlrun.registry import register
+from drlrun.viz.probe import Figures, FrameView, Probe, pyplot
 
 VIEW = 7
 AGENT_CELL = (3, 6)  # (x, y) of the agent in MiniGrid's egocentric view
@@ -32,41 +34,6 @@ def node_map(weights: torch.Tensor | np.ndarray, width: int = VIEW) -> np.ndarra
     """Per-node weights (X*Y,) -> an image array [y, x] (rows are y, as MiniGrid renders)."""
     w = np.asarray(weights, dtype=np.float64).reshape(-1, width)  # [x, y]
     return w.T
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def to_tensorboard(run_dir: Path, paths: list[Path], step: int) -> None:
-    """Also log written figures as TensorBoard images when the run keeps TensorBoard logs."""
-    tb = run_dir / "tb"
-    if not paths or not tb.is_dir():
-        return
-    import imageio.v2 as imageio
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(tb))
-    try:
-        for path in paths:
-            image = np.asarray(imageio.imread(path))[..., :3]
-            writer.add_image(f"attention/{path.stem}", image, step, dataformats="HWC")
-    finally:
-        writer.close()
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
 
 
 # --- DoorKey (MiniGrid) -------------------------------------------------------------------------
@@ -94,21 +61,20 @@ def _find(obs: np.ndarray, kind: str) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def doorkey_figures(algo: Any, run_dir: Path, seed: int = 0, max_steps: int = 60) -> list[Path]:
+def doorkey_figures(
+    algo: Any, torso: Any, out: Figures, seed: int = 0, max_steps: int = 60
+) -> None:
     """doorkey_view.png (full render | agent's 7x7 view with A/K/D marked) and
     doorkey_attention.png (heads x {agent, key, door} per-node attention maps, book fig. 10.24)
     for the first state of a greedy episode where the key and the door are both in view."""
-    torso = _grid_torso(algo)
-    if torso is None:
-        return []
-    plt = _plt()
+    plt = pyplot()
     env = algo.env_factory.make_eval(render=True)
     try:
         obs, _ = env.reset(seed=seed)
         for _ in range(max_steps):
             if _find(obs[0], "key") is not None and _find(obs[0], "door") is not None:
                 break
-            obs = env.step_all(algo.greedy(obs)).obs
+            obs = env.step_all(algo.actor.greedy(obs)).obs
         base = env.envs[0].unwrapped
         full, pov = env.envs[0].render(), base.get_pov_render(tile_size=32)
         view = obs[0]
@@ -136,7 +102,7 @@ def doorkey_figures(algo: Any, run_dir: Path, seed: int = 0, max_steps: int = 60
     axes[1].set_title("agent's view (x right, y down)")
     for ax in axes:
         ax.axis("off")
-    written = [_save(fig, run_dir / "doorkey_view.png")]
+    out.save(fig, "doorkey_view", dpi=90)
     heads = att.shape[0]
     fig, axes = plt.subplots(heads, 3, figsize=(7, 2.4 * heads), squeeze=False)
     for h in range(heads):
@@ -150,27 +116,27 @@ def doorkey_figures(algo: Any, run_dir: Path, seed: int = 0, max_steps: int = 60
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    written.append(_save(fig, run_dir / "doorkey_attention.png"))
-    to_tensorboard(run_dir, written, algo.frames)
-    return written
+    out.save(fig, "doorkey_attention", dpi=90)
 
 
-class AttentionOverlay:
-    """Video recorder wrapper: each frame becomes [full render | agent's view with the agent
-    node's attention (mean over heads) blended in]."""
+class DoorKeyAttention(Probe):
+    """A relational DQN on a 7x7 symbolic grid: the figures above, and each video frame as
+    [full render | agent's view with the agent node's attention (mean over heads) blended in]."""
 
-    def __init__(self, recorder: Any, torso: Any, env: Any):
-        self.recorder, self.torso, self.env = recorder, torso, env
+    def __init__(self, algo: Any, torso: Any):
+        self.algo, self.torso = algo, torso
 
-    def __call__(self, frame: np.ndarray, episode: int) -> None:
+    def figures(self, out: Figures) -> None:
+        doorkey_figures(self.algo, self.torso, out)
+
+    def frame(self, frame: np.ndarray, view: FrameView) -> np.ndarray:
         import matplotlib
 
-        inner = self.env.envs[0]
-        view = getattr(inner, "last_obs", None)
-        if view is None:
-            self.recorder(frame, episode)
-            return
-        att = attention_of(self.torso, view).mean(axis=0)[node_of(*AGENT_CELL)]
+        inner = view.env.envs[0]
+        last = getattr(inner, "last_obs", None)
+        if last is None:
+            return frame
+        att = attention_of(self.torso, last).mean(axis=0)[node_of(*AGENT_CELL)]
         weights = node_map(att)
         weights = weights / max(weights.max(), 1e-8)
         tile = frame.shape[0] // VIEW
@@ -179,10 +145,11 @@ class AttentionOverlay:
         blend = (0.5 * pov + 0.5 * 255 * heat).astype(np.uint8)
         pad = np.zeros((frame.shape[0], blend.shape[1], 3), np.uint8)
         pad[: blend.shape[0]] = blend
-        self.recorder(np.concatenate([frame, pad], axis=1), episode)
+        return np.concatenate([frame, pad], axis=1)
 
 
-def attention_overlay(recorder: Any, algo: Any, env: Any) -> Any:
-    """`recorder` wrapped with the attention overlay when `algo` is a relational grid DQN."""
+@register("probe", "doorkey_attention")
+def build_doorkey_attention(algo: Any) -> DoorKeyAttention | None:
+    """Only for a relational torso on a symbolic 7x7 grid (MiniGrid's egocentric view)."""
     torso = _grid_torso(algo)
-    return recorder if torso is None or recorder is None else AttentionOverlay(recorder, torso, env)
+    return None if torso is None else DoorKeyAttention(algo, torso)

@@ -1,26 +1,20 @@
-"""Figures for sequence torsos over one greedy episode: memory read/write weights, attention."""
+"""The `sequence` probe: figures for sequence torsos over one greedy episode (memory read/write
+weights, attention over the window)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from drlrun.registry import register
+from drlrun.viz.probe import Figures, Probe, pyplot
 
 
-def heatmap(matrix: np.ndarray, path: Path, title: str, xlabel: str, ylabel: str) -> Path:
-    """One heatmap (rows x columns) with a colour bar, saved as PNG."""
-    plt = _pyplot()
+def heatmap(matrix: np.ndarray, title: str, xlabel: str, ylabel: str) -> Any:
+    """One heatmap (rows x columns) with a colour bar."""
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     rows, cols = matrix.shape
@@ -31,14 +25,13 @@ def heatmap(matrix: np.ndarray, path: Path, title: str, xlabel: str, ylabel: str
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def record_episode(learner: Any, seed: int = 0, max_steps: int = 200) -> dict[str, np.ndarray]:
     """Play one greedy eval episode, collecting per-step read/write weights or attention."""
-    torso = learner.torso
+    actor = learner.actor
+    torso = actor.torso
     env = learner.env_factory.make_eval()
     reads, writes, attention = [], [], []
     try:
@@ -47,7 +40,7 @@ def record_episode(learner: Any, seed: int = 0, max_steps: int = 200) -> dict[st
         torso.record = True
         for _ in range(max_steps):
             torso.read_weights, torso.write_weights = [], []
-            q, state = learner.step_q(obs, state)
+            q, state = actor.step_q(obs, state)
             reads += [w[0].cpu().numpy() for w in getattr(torso, "read_weights", [])]
             writes += [w[0].cpu().numpy() for w in getattr(torso, "write_weights", [])]
             if hasattr(torso, "last_attention"):
@@ -64,26 +57,26 @@ def record_episode(learner: Any, seed: int = 0, max_steps: int = 200) -> dict[st
     }
 
 
-def sequence_plots(learner: Any, run_dir: Path) -> list[Path]:
+class SequenceFigures(Probe):
     """memory_read.png / memory_write.png (slots over steps), attention.png (window over steps)."""
-    with torch.inference_mode():
-        rec = record_episode(learner)
-    paths = []
-    if rec["read"].size:
-        paths.append(
-            heatmap(rec["read"].T, run_dir / "memory_read.png", "read weights", "step", "slot")
-        )
-        paths.append(
-            heatmap(rec["write"].T, run_dir / "memory_write.png", "write weights", "step", "slot")
-        )
-    if rec["attention"].size:
-        paths.append(
-            heatmap(
-                rec["attention"],
-                run_dir / "attention.png",
-                "attention of the newest token (mean over heads)",
-                "window position (newest right)",
-                "step",
-            )
-        )
-    return paths
+
+    def __init__(self, learner: Any):
+        self.learner = learner
+
+    def figures(self, out: Figures) -> None:
+        with torch.inference_mode():
+            rec = record_episode(self.learner)
+        if rec["read"].size:
+            out.save(heatmap(rec["read"].T, "read weights", "step", "slot"), "memory_read")
+            out.save(heatmap(rec["write"].T, "write weights", "step", "slot"), "memory_write")
+        if rec["attention"].size:
+            title = "attention of the newest token (mean over heads)"
+            fig = heatmap(rec["attention"], title, "window position (newest right)", "step")
+            out.save(fig, "attention")
+
+
+@register("probe", "sequence")
+def build_sequence_probe(learner: Any) -> SequenceFigures | None:
+    """For learners acting with a stateful actor (the Q learner on a sequence torso)."""
+    actor = getattr(learner, "actor", None)
+    return SequenceFigures(learner) if getattr(actor, "stateful", False) else None
