@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 
 from drlrun import checkpoint, registry
 from drlrun.algos.base import RunContext
-from drlrun.algos.es import ES
-from drlrun.algos.es_core import ESCore, ESParams, centered_ranks, generation_seeds, noise
+from drlrun.algos.evolution.es import ES
+from drlrun.algos.evolution.es_core import ESCore, ESParams, centered_ranks, generation_seeds, noise
 from drlrun.errors import DrlrunError
 
 CPU = torch.device("cpu")

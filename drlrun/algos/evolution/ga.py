@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from drlrun.algos import ga_ops
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult, no_video
-from drlrun.algos.evo_plot import plot_fitness
-from drlrun.algos.population import PopulationEvaluator, VectorPlayer
+from drlrun.algos.evolution import ga_ops
+from drlrun.algos.evolution.population import PopulationEvaluator, VectorPlayer
+from drlrun.algos.evolution.probe import plot_fitness
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.string_target import StringTarget
 from drlrun.errors import DrlrunError

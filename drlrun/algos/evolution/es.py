@@ -16,10 +16,10 @@ import numpy as np
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult
-from drlrun.algos.es_backends import WorkerSpec, make_backend
-from drlrun.algos.es_core import ESCore, ESParams
-from drlrun.algos.evo_plot import plot_fitness
-from drlrun.algos.population import VectorPlayer
+from drlrun.algos.evolution.backends import WorkerSpec, make_backend
+from drlrun.algos.evolution.es_core import ESCore, ESParams
+from drlrun.algos.evolution.population import VectorPlayer
+from drlrun.algos.evolution.probe import plot_fitness
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.nets.flat import FlatParams

@@ -23,8 +23,14 @@ import cloudpickle
 import numpy as np
 import torch
 
-from drlrun.algos.es_core import ESCore, ESParams, action_seeds, episode_seeds, generation_seeds
-from drlrun.algos.population import PopulationEvaluator
+from drlrun.algos.evolution.es_core import (
+    ESCore,
+    ESParams,
+    action_seeds,
+    episode_seeds,
+    generation_seeds,
+)
+from drlrun.algos.evolution.population import PopulationEvaluator
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.nets.flat import FlatParams
