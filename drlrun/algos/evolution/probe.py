@@ -1,18 +1,20 @@
-"""The fitness-per-generation figure shared by the evolutionary algorithms (book Figs. 6.6, 6.9)."""
+"""The fitness-per-generation figure shared by the evolutionary algorithms (book Figs. 6.6, 6.9):
+the `fitness` probe, which GA and ES list, writes `<run_dir>/fitness.png`."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from drlrun.algos.evolution.common import Evolution
+from drlrun.registry import register
+from drlrun.viz.probe import Figures, Probe, pyplot
 
-def plot_fitness(history: np.ndarray, path: Path, title: str) -> Path:
-    """history rows: (generation, mean, best, worst); writes a PNG with the three curves."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def fitness_figure(history: np.ndarray, title: str) -> Any:
+    """history rows: (generation, mean, best, worst); a figure with the three curves."""
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -28,7 +30,18 @@ def plot_fitness(history: np.ndarray, path: Path, title: str) -> Path:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
+
+
+class FitnessProbe(Probe):
+    def __init__(self, algo: Evolution):
+        self.algo = algo
+
+    def figures(self, out: Figures) -> None:
+        out.save(fitness_figure(self.algo.history, self.algo.fitness_title()), "fitness")
+
+
+@register("probe", "fitness")
+def build_fitness_probe(algo: Any) -> FitnessProbe | None:
+    """Mean/best/worst fitness per generation; nothing for a learner without generations."""
+    return FitnessProbe(algo) if isinstance(algo, Evolution) else None
