@@ -235,7 +235,7 @@ class GA(Evolution):
                 )
         return np.stack(children[: len(population)])
 
-    # --- evaluation, state, figure ---------------------------------------------------------------
+    # --- evaluation, state, figure --------------------------------------------------------------
     def evaluate(
         self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
     ) -> dict[str, float]:
