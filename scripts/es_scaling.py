@@ -20,8 +20,8 @@ from omegaconf import OmegaConf
 
 from drlrun import registry
 from drlrun.algos.base import RunContext
-from drlrun.algos.es import ES
-from drlrun.algos.es_core import ESParams
+from drlrun.algos.evolution.es import ES
+from drlrun.algos.evolution.es_core import ESParams
 
 
 def measure(args: argparse.Namespace, workers: int) -> dict[str, float]:

@@ -8,9 +8,10 @@ import torch
 from omegaconf import OmegaConf
 
 from drlrun import checkpoint, registry
+from drlrun.algos.accepts import check_task
 from drlrun.algos.base import RunContext
-from drlrun.algos.es import ES
-from drlrun.algos.es_core import ESCore, ESParams, centered_ranks, generation_seeds, noise
+from drlrun.algos.evolution.es import ES
+from drlrun.algos.evolution.es_core import ESCore, ESParams, centered_ranks, generation_seeds, noise
 from drlrun.errors import DrlrunError
 
 CPU = torch.device("cpu")
@@ -85,11 +86,13 @@ def test_bad_settings_are_one_clear_error():
             cartpole(),
             RunContext(0, CPU, None, BOOK_NET),
         )
-    target = registry.build("env", OmegaConf.create({"name": "string_target"}))
-    with pytest.raises(DrlrunError, match="gymnasium env"):
-        registry.lookup("algo", "es")(
-            OmegaConf.create({"name": "es"}), target, RunContext(0, CPU, None, BOOK_NET)
-        )
+    # a fitness target is refused by the task check session.build runs before building
+    with pytest.raises(DrlrunError, match="fitness target, not an environment: use algo=ga"):
+        check_task("es", "string_target")
+    with pytest.raises(
+        DrlrunError, match=r"unknown backend 'mpi'; valid choices: process, ray, serial$"
+    ):
+        make_es(0, population=4, backend="mpi", workers=2)
 
 
 # --- backends ----------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_batched_dict_matches_single_vectors():
 
 
 def test_linear_fast_path_matches_vmap_and_is_batch_invariant():
-    from drlrun.algos.population import linear_stack_forward, vmap_forward
+    from drlrun.algos.evolution.population import linear_stack_forward, vmap_forward
 
     policy = book_policy()
     flat = FlatParams(policy)

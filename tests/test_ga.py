@@ -10,9 +10,9 @@ import torch
 from omegaconf import OmegaConf
 
 from drlrun import checkpoint, registry
-from drlrun.algos import ga_ops
 from drlrun.algos.base import RunContext
-from drlrun.algos.ga import GA, GAParams, PolicyGenome, StringGenome
+from drlrun.algos.evolution import ga_ops
+from drlrun.algos.evolution.ga import GA, GAParams, PolicyGenome, StringGenome
 from drlrun.envs.string_target import StringTarget, StringTargetParams
 from drlrun.errors import DrlrunError
 from drlrun.nets.policy import ActionMap

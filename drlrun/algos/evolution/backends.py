@@ -23,12 +23,19 @@ import cloudpickle
 import numpy as np
 import torch
 
-from drlrun.algos.es_core import ESCore, ESParams, action_seeds, episode_seeds, generation_seeds
-from drlrun.algos.population import PopulationEvaluator
+from drlrun.algos.evolution.es_core import (
+    ESCore,
+    ESParams,
+    action_seeds,
+    episode_seeds,
+    generation_seeds,
+)
+from drlrun.algos.evolution.population import PopulationEvaluator
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.nets.flat import FlatParams
 from drlrun.nets.policy import ActionMap, PolicyNet
+from drlrun.registry import lookup, register
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 Results = list[tuple[float, ...]]  # (seed index, fitness per sign) rows
@@ -155,6 +162,7 @@ class Backend(ABC):
         """Stop the workers."""
 
 
+@register("backend", "serial")
 class SerialBackend(Backend):
     """One replica in this process: for debugging, and the reference the others must match."""
 
@@ -217,6 +225,7 @@ def _single_threaded_children():
                 os.environ[key] = value
 
 
+@register("backend", "process")
 class ProcessBackend(Backend):
     """`workers` local processes (multiprocessing, spawn), each a replica, talking over pipes."""
 
@@ -277,6 +286,7 @@ class ProcessBackend(Backend):
         self.conns, self.procs = [], []
 
 
+@register("backend", "ray")
 class RayBackend(Backend):
     """`workers` Ray actors, each a replica. Starts a local Ray instance unless one is running
     (then `ray.init` joins it; a cluster address in RAY_ADDRESS is honoured by Ray itself)."""
@@ -327,12 +337,7 @@ class RayBackend(Backend):
             self.ray.shutdown()
 
 
-BACKENDS: dict[str, type[Backend]] = {
-    "serial": SerialBackend,
-    "process": ProcessBackend,
-    "ray": RayBackend,
-}
-
-
 def make_backend(spec: WorkerSpec) -> Backend:
-    return BACKENDS[spec.params.backend](spec, spec.params.workers)
+    """The registered backend `algo.backend` (registry kind `backend`: a class or builder taking
+    (spec, workers)); an unknown name is one line listing the registered ones."""
+    return lookup("backend", spec.params.backend)(spec, spec.params.workers)

@@ -28,7 +28,7 @@ class ESParams:
     update: Literal["salimans", "book"] = "salimans"
     episodes_per_eval: int = 1
     action: Literal["argmax", "sample", "sample_book"] = "argmax"
-    backend: Literal["serial", "process", "ray"] = "serial"
+    backend: str = "serial"  # registry kind "backend": serial, process, ray
     workers: int = 1
     max_rollouts: int = 512
 

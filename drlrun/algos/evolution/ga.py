@@ -11,16 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from drlrun.algos import ga_ops
-from drlrun.algos.accepts import accepts
-from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult, no_video
-from drlrun.algos.evo_plot import plot_fitness
-from drlrun.algos.population import PopulationEvaluator, VectorPlayer
+from drlrun.algos.accepts import accepts, task_kind
+from drlrun.algos.base import Recorder, RunContext, Tensors, TrainResult, no_video
+from drlrun.algos.evolution import ga_ops
+from drlrun.algos.evolution.common import Evolution
+from drlrun.algos.evolution.population import PopulationEvaluator, VectorPlayer
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.string_target import StringTarget
 from drlrun.errors import DrlrunError
@@ -73,7 +72,7 @@ class StringGenome:
     default_selection, default_count = "proportional", "bernoulli"
     point_inclusive = True  # book: randint(0, len(p1)), both ends included
 
-    def __init__(self, target: StringTarget, p: GAParams):
+    def __init__(self, target: StringTarget, p: GAParams, net_cfg: Any = None):
         if p.mutation_mode == "add":
             raise DrlrunError("algo.mutation_mode=add needs real-valued genes; strings use reset")
         self.target, self.size = target, target.length
@@ -93,6 +92,12 @@ class StringGenome:
 
     def describe(self, genome: np.ndarray) -> str:
         return repr(self.target.decode(genome))
+
+    def describe_eval(self, genome: np.ndarray, metrics: Mapping[str, float]) -> str | None:
+        """Scored, not played: no episodes to count."""
+        return (
+            f"fitness {metrics['eval_return_mean']:.3f} of the best string {self.describe(genome)}"
+        )
 
     def evaluate_genome(
         self, genome: np.ndarray, episodes: int, seed: int, recorder: Recorder | None = None
@@ -145,6 +150,9 @@ class PolicyGenome:
     def describe(self, genome: np.ndarray) -> str:
         return f"{self.size}-parameter policy"
 
+    def describe_eval(self, genome: np.ndarray, metrics: Mapping[str, float]) -> str | None:
+        return None  # episode returns: the Algorithm's line
+
     def evaluate_genome(
         self, genome: np.ndarray, episodes: int, seed: int, recorder: Recorder | None = None
     ) -> dict[str, float]:
@@ -155,8 +163,16 @@ class PolicyGenome:
         self.player.close()
 
 
-class GA(Algorithm):
+# the genome for each kind of task GA accepts (task kinds: drlrun.envs.base.provides)
+GENOMES: dict[str, type[StringGenome] | type[PolicyGenome]] = {
+    "fitness": StringGenome,
+    "env": PolicyGenome,
+}
+
+
+class GA(Evolution):
     def __init__(self, p: GAParams, genome: StringGenome | PolicyGenome, ctx: RunContext):
+        super().__init__()
         self.p, self.genome = p, genome
         self.selection = genome.default_selection if p.selection == "auto" else p.selection
         self.count_rule = genome.default_count if p.mutation_count == "auto" else p.mutation_count
@@ -164,12 +180,9 @@ class GA(Algorithm):
             ga_ops.check_tournament(p.population, p.tournament_size, p.tournament_replacement)
         self.rng = np.random.default_rng(ctx.seed)
         self.population = genome.random(p.population, self.rng)
-        self.generation = 0
-        self.frames = 0
         self.finished = False
         self.best_genome = self.population[0].copy()
         self.best_fitness = float("-inf")
-        self.history = np.zeros((0, 4))
 
     # --- one generation ------------------------------------------------------------------------
     def train_step(self) -> TrainResult:
@@ -186,14 +199,7 @@ class GA(Algorithm):
             )
         # the elite of the latest generation (not the luckiest ever: fitness can be noisy)
         self.best_genome, self.best_fitness = self.population[best].copy(), float(fitness[best])
-        row = [self.generation, fitness.mean(), fitness.max(), fitness.min()]
-        self.history = np.vstack([self.history, row])
-        metrics = {
-            "generation": float(self.generation),
-            "fitness_mean": float(row[1]),
-            "fitness_best": float(row[2]),
-            "fitness_worst": float(row[3]),
-        }
+        metrics = self.record(self.generation, fitness)
         self.generation += 1
         if self.p.stop_on_solved and self.genome.solved(float(fitness[best])):
             self.finished = True
@@ -229,7 +235,7 @@ class GA(Algorithm):
                 )
         return np.stack(children[: len(population)])
 
-    # --- evaluation, state, plots ---------------------------------------------------------------
+    # --- evaluation, state, figure --------------------------------------------------------------
     def evaluate(
         self, episodes: int, seed: int, epsilon: float = 0.0, recorder: Recorder | None = None
     ) -> dict[str, float]:
@@ -240,21 +246,17 @@ class GA(Algorithm):
         return {"population": self.population, "best_genome": self.best_genome}
 
     def describe_eval(self, metrics: Mapping[str, float]) -> str:
-        if isinstance(self.genome, StringGenome):  # scored, not played: no episodes
-            best = self.genome.describe(self.best_genome)
-            return f"fitness {metrics['eval_return_mean']:.3f} of the best string {best}"
-        return super().describe_eval(metrics)
+        line = self.genome.describe_eval(self.best_genome, metrics)
+        return line if line is not None else super().describe_eval(metrics)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "population": self.population,
             "rng": generator_state(self.rng),
-            "generation": self.generation,
-            "frames": self.frames,
             "finished": self.finished,
             "best_genome": self.best_genome,
             "best_fitness": self.best_fitness,
-            "history": self.history,
+            **self.counters_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -263,16 +265,13 @@ class GA(Algorithm):
             raise ValueError(f"population shape {population.shape} != {self.population.shape}")
         self.population = population.astype(self.population.dtype)
         set_generator_state(self.rng, state["rng"])
-        self.generation = int(state["generation"])
-        self.frames = int(state["frames"])
         self.finished = bool(state["finished"])
         self.best_genome = np.asarray(state["best_genome"]).copy()
         self.best_fitness = float(state["best_fitness"])
-        self.history = np.asarray(state["history"], dtype=np.float64).reshape(-1, 4)
+        self.load_counters(state)
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        title = f"GA: best {self.genome.describe(self.best_genome)} ({self.best_fitness:.3g})"
-        return [plot_fitness(self.history, run_dir / "fitness.png", title)]
+    def fitness_title(self) -> str:
+        return f"GA: best {self.genome.describe(self.best_genome)} ({self.best_fitness:.3g})"
 
     def close(self) -> None:
         self.genome.close()
@@ -282,8 +281,5 @@ class GA(Algorithm):
 @accepts(nets="feedforward", tasks=("env", "fitness"))
 def build_ga(cfg, env, ctx: RunContext) -> GA:
     p = from_cfg(GAParams, cfg, "algo")
-    if isinstance(env, StringTarget):
-        return GA(p, StringGenome(env, p), ctx)
-    if isinstance(env, EnvFactory):
-        return GA(p, PolicyGenome(env, p, ctx.net_cfg), ctx)
-    raise DrlrunError(f"algo=ga cannot evolve for env={getattr(env, 'name', env)!r}")
+    # the kind env builder `env.name` declares; session.build refused any kind GA does not accept
+    return GA(p, GENOMES[task_kind(env.name)](env, p, ctx.net_cfg), ctx)

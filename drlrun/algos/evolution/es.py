@@ -9,36 +9,32 @@ fitness-weighted average (`update: book`). Members are evaluated by a backend (`
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drlrun.algos.accepts import accepts
-from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult
-from drlrun.algos.es_backends import WorkerSpec, make_backend
-from drlrun.algos.es_core import ESCore, ESParams
-from drlrun.algos.evo_plot import plot_fitness
-from drlrun.algos.population import VectorPlayer
+from drlrun.algos.base import Recorder, RunContext, Tensors, TrainResult
+from drlrun.algos.evolution.backends import WorkerSpec, make_backend
+from drlrun.algos.evolution.common import Evolution
+from drlrun.algos.evolution.es_core import ESCore, ESParams
+from drlrun.algos.evolution.population import VectorPlayer
 from drlrun.envs.base import EnvFactory
-from drlrun.errors import DrlrunError
 from drlrun.nets.flat import FlatParams
 from drlrun.nets.policy import build_policy
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
 
-class ES(Algorithm):
+class ES(Evolution):
     def __init__(self, p: ESParams, env: EnvFactory, ctx: RunContext):
+        super().__init__()
         self.p, self.env = p, env
         self.policy, self.actions = build_policy(ctx.net_cfg, env, p.action)
         self.flat = FlatParams(self.policy)
         self.core = ESCore(self.flat.get(), p, ctx.seed)
         self.backend = make_backend(WorkerSpec(env, self.policy, p, ctx.seed))
         self.backend.sync(self.core.state_dict())
-        self.generation = 0
-        self.frames = 0
-        self.history = np.zeros((0, 4))
         self.player = VectorPlayer(env, self.flat, self.actions)
 
     def train_step(self) -> TrainResult:
@@ -48,14 +44,9 @@ class ES(Algorithm):
         norms = self.core.step(g, table)
         self.frames += steps
         self.generation += 1
-        row = [g, table.mean(), table.max(), table.min()]
-        self.history = np.vstack([self.history, row])
         return TrainResult(
             {
-                "generation": float(g),
-                "fitness_mean": float(row[1]),
-                "fitness_best": float(row[2]),
-                "fitness_worst": float(row[3]),
+                **self.record(g, table),
                 "theta_norm": float(np.linalg.norm(self.core.theta)),
                 "wire_bytes_sent_per_worker": float(self.backend.wire_sent),
                 "wire_bytes_received_per_worker": float(self.backend.wire_received),
@@ -77,23 +68,15 @@ class ES(Algorithm):
         return self.core.theta
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "core": self.core.state_dict(),
-            "generation": self.generation,
-            "frames": self.frames,
-            "history": self.history,
-        }
+        return {"core": self.core.state_dict(), **self.counters_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.core.load_state_dict(state["core"])
         self.backend.sync(self.core.state_dict())
-        self.generation = int(state["generation"])
-        self.frames = int(state["frames"])
-        self.history = np.asarray(state["history"], dtype=np.float64).reshape(-1, 4)
+        self.load_counters(state)
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        title = f"ES ({self.p.update} update, {self.p.backend} x{self.backend.workers})"
-        return [plot_fitness(self.history, run_dir / "fitness.png", title)]
+    def fitness_title(self) -> str:
+        return f"ES ({self.p.update} update, {self.p.backend} x{self.backend.workers})"
 
     def close(self) -> None:
         self.backend.close()
@@ -103,7 +86,5 @@ class ES(Algorithm):
 @register("algo", "es")
 @accepts(nets="feedforward")
 def build_es(cfg, env, ctx: RunContext) -> ES:
-    p = from_cfg(ESParams, cfg, "algo")
-    if not isinstance(env, EnvFactory):
-        raise DrlrunError(f"algo=es needs a gymnasium env, not env={getattr(env, 'name', env)}")
-    return ES(p, env, ctx)
+    # session.build refuses a non-env task (accepts' default tasks=("env",)) before building it
+    return ES(from_cfg(ESParams, cfg, "algo"), env, ctx)

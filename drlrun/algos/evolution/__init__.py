@@ -1,0 +1,1 @@
+"""The evolution family (book ch. 6): genetic algorithms, evolution strategies, distributed ES."""
