@@ -20,7 +20,7 @@ import time
 import torch
 
 from drlrun.algos import distributional
-from drlrun.algos.distributional import make_support, project_categorical
+from drlrun.algos.q.losses.c51 import make_support, project_categorical
 
 
 def project_per_sample(next_probs, returns, discounts, support):

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.curiosity import ICM, RND, CuriosityParams, build_curiosity
-from drlrun.algos.icm_dqn import BookICMQ, ICMDQNParams
-from drlrun.algos.objectives import TDBatch
+from drlrun.algos.q.losses.base import TDBatch
+from drlrun.algos.q.transforms.curiosity import ICM, RND, CuriosityParams, build_curiosity
+from drlrun.book.icm_dqn import BookICMQ, ICMDQNParams
 from drlrun.errors import DrlrunError
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.icm import ICMQTorso, Phi
@@ -222,7 +222,7 @@ def test_book_preset_acts_with_softmax_then_only_actions_0_to_6() -> None:
 
 
 def test_video_overlay_draws_the_intrinsic_reward_under_each_frame() -> None:
-    from drlrun.algos.curiosity_plots import IntrinsicOverlay
+    from drlrun.algos.q.transforms.curiosity_probe import IntrinsicOverlay
 
     cur = build_curiosity({"name": "icm"}, _image_env(SMALL), 12, torch.device("cpu"), n_step=1)
     frames: list[np.ndarray] = []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.distributional import make_support
+from drlrun.algos.q.losses.c51 import make_support
 from drlrun.book.dist_dqn import (
     BookDistParams,
     atom_index,

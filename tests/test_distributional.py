@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from drlrun.algos.distributional import (
+from drlrun.algos.q.losses.c51 import (
     expected_value,
     make_support,
     project_categorical,

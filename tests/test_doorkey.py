@@ -12,7 +12,8 @@ pytest.importorskip("minigrid")
 
 from minigrid.core.constants import OBJECT_TO_IDX  # noqa: E402
 
-from drlrun.algos.objectives import ScalarQ, TDBatch  # noqa: E402
+from drlrun.algos.q.losses.base import TDBatch
+from drlrun.algos.q.losses.scalar import ScalarQ  # noqa: E402
 from drlrun.envs.minigrid import DoorKeyParams, make_doorkey  # noqa: E402
 from drlrun.viz.attention import AGENT_CELL, node_map, node_of, view_cell  # noqa: E402
 from tests.conftest import compose  # noqa: E402

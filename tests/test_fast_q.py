@@ -1,4 +1,4 @@
-"""The autograd-free DQN kernel computes the autograd path's loss, gradient and actions."""
+"""The losses' autograd-free kernels compute the autograd path's loss, gradient and actions."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.fast_q import (
-    MLPQKernel,
-    NumpyMLPActor,
-    fast_path_supported,
-    mlp_q_linears,
-    numpy_actor_supported,
-)
-from drlrun.algos.objectives import TDBatch, make_objective
 from drlrun.algos.optim import FlatAdam
+from drlrun import registry
+from drlrun.algos.q.losses.base import TDBatch
+from drlrun.algos.q.losses.kernel import NumpyMLPActor, mlp_q_linears, numpy_actor_supported
 from drlrun.nets.heads import QNetwork, make_head
 from drlrun.nets.mlp import MLP, MLPParams
 from tests.conftest import compose
@@ -25,6 +20,21 @@ from tests.conftest import compose
 class _Params:
     def __init__(self, loss: str):
         self.loss = loss
+        self.double_argmax = "next"
+
+
+CPU = torch.device("cpu")
+
+
+def make_objective(name: str, params: object):
+    """The registered loss `name` (its builder takes its own params and the core ones)."""
+    return registry.lookup("loss", name)(params, params)
+
+
+def fast_path_supported(online, objective, device=CPU) -> bool:
+    """The loss offers its kernel for this network (the learner's only criterion)."""
+    optimizer = FlatAdam(copy.deepcopy(online), 1e-3, 1e-8, None)
+    return objective.kernel(online, copy.deepcopy(online), optimizer, device) is not None
 
 
 def _network(activation: str, obs_scale: float = 1.0, seed: int = 0) -> QNetwork:
@@ -53,8 +63,8 @@ def assert_kernel_matches_autograd(online, target, objective, batch: TDBatch, do
     expected.loss.backward()
 
     optimizer = FlatAdam(online, 1e-3, 1e-8, None)
-    assert fast_path_supported(online, objective, torch.device("cpu"))
-    kernel = MLPQKernel(online, target, objective, optimizer)
+    kernel = objective.kernel(online, target, optimizer, CPU)
+    assert kernel is not None
     got = kernel.loss_and_grad(batch, double)
 
     torch.testing.assert_close(got.loss, expected.loss.detach())
@@ -114,7 +124,7 @@ def test_dqn_uses_the_kernel_by_default_and_off_switch_disables_it(tmp_path):
     cfg = compose("algo=qr_dqn", "log.tensorboard=false", "log.progress=false")
     built = build(cfg, tmp_path / "qr")
     try:  # QR-DQN trains through autograd but acts through numpy
-        assert built.algo.kernel is None and built.algo.actor is not None
+        assert built.algo.kernel is None and built.algo.actor.numpy is not None
     finally:
         built.algo.close()
         built.env.close()

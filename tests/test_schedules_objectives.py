@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from drlrun.algos.objectives import ScalarQ, TDBatch
+from drlrun.algos.q.losses.base import TDBatch
+from drlrun.algos.q.losses.scalar import ScalarQ
 from drlrun.algos.schedules import LinearSchedule
 
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, run_episodes
-from drlrun.algos.distributional import make_support, project_categorical
+from drlrun.algos.q.losses.c51 import make_support, project_categorical
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg

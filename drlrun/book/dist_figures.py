@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from drlrun.algos.dist_plots import (
+from drlrun.registry import register
+from drlrun.viz.distributions import (
     action_names,
     distribution_grid,
     loss_curve,
     prediction_vs_target,
 )
-from drlrun.registry import register
 from drlrun.viz.panels import attach_panel, distribution_panel
 from drlrun.viz.probe import Figures, FrameView, Probe
 

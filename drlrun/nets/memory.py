@@ -117,4 +117,3 @@ class MemoryTorso(SequenceTorso):
 @stateful
 def build_memory(cfg, env) -> MemoryTorso:
     return MemoryTorso(in_features(env), from_cfg(MemoryParams, cfg, "net"), env.obs_scale)
-

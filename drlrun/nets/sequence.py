@@ -117,4 +117,3 @@ def in_features(env) -> int:
 @stateful
 def build_lstm(cfg, env) -> LSTMTorso:
     return LSTMTorso(in_features(env), from_cfg(LSTMParams, cfg, "net"), env.obs_scale)
-

@@ -143,4 +143,3 @@ class TransformerTorso(SequenceTorso):
 def build_transformer(cfg, env) -> TransformerTorso:
     p = from_cfg(TransformerParams, cfg, "net")
     return TransformerTorso(in_features(env), p, env.obs_scale)
-

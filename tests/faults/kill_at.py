@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from drlrun import cli
-from drlrun.algos.dqn import DQN
+from drlrun.algos.q.learner import QLearner
 from drlrun.replay_store import Chunk, ReplayStore
 
 
@@ -28,15 +28,15 @@ def die() -> None:
 
 
 def kill_at_frame(n: int) -> None:
-    train_step = DQN.train_step
+    train_step = QLearner.train_step
 
-    def patched(self: DQN) -> Any:
+    def patched(self: QLearner) -> Any:
         result = train_step(self)
         if self.frames >= n:
             die()
         return result
 
-    DQN.train_step = patched  # type: ignore[method-assign]
+    QLearner.train_step = patched  # type: ignore[method-assign]
 
 
 def on_nth_call(n: int, original: Callable[..., Any], then: Callable[..., Any]) -> Callable:

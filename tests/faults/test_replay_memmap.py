@@ -99,7 +99,7 @@ SMALL = [a for a in MEMMAP if not a.startswith(("algo.replay_in", "budget."))]
 def test_auto_above_the_limit_uses_memmap_and_prioritized_resumes_exactly(
     tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr("drlrun.algos.dqn.REPLAY_IN_CHECKPOINT_MAX_BYTES", 0)
+    monkeypatch.setattr("drlrun.algos.q.learner.REPLAY_IN_CHECKPOINT_MAX_BYTES", 0)
     args = [*SMALL, "replay=prioritized", "algo.per_beta_frames=2000"]  # not the budget
     run_config([*args, "budget.frames=2000"], tmp_path / "full")
     run_config([*args, "budget.frames=1000"], tmp_path / "part")

@@ -121,7 +121,9 @@ class StatefulActor:
     def after_step(self, step: VecStep) -> None:
         done = step.terminated | step.truncated
         if done.any():
-            self.state = self.torso.reset_state(self.state, torch.as_tensor(done, device=self.device))
+            self.state = self.torso.reset_state(
+                self.state, torch.as_tensor(done, device=self.device)
+            )
 
     def fresh(self, num_envs: int) -> StatefulActor:
         return StatefulActor(self.online, self.loss, self.device, num_envs)

@@ -236,7 +236,9 @@ class QLearner(Algorithm):
     def _store(self, actions: np.ndarray, step: VecStep) -> None:
         switches = self.cfg.switches
         rewards = np.sign(step.rewards) if self.p.reward_clip else step.rewards
-        terminated = step.terminated | step.truncated if switches.timeout_terminal else step.terminated
+        terminated = (
+            step.terminated | step.truncated if switches.timeout_terminal else step.terminated
+        )
         self.replay.add(self.obs, actions, rewards, terminated, step.truncated, step.final_obs)
         for observe in self._observers:
             observe(self.obs, actions, rewards, terminated, step)

@@ -119,4 +119,3 @@ class SequenceBatches:
         """A sequence replay over the auto limit is not kept (no memmap store for episode
         lists): the resume then says so (resume_caveats)."""
         return "none" if mode == "memmap" else mode
-

@@ -201,7 +201,6 @@ def build_c51(params: Any, core: Any) -> CategoricalQ:
     return CategoricalQ(params)
 
 
-
 def expected_value(probs: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
     """E[Z] = sum_k z_k p_k over the last axis (book: support @ probs)."""
     return probs @ support.to(probs.dtype)

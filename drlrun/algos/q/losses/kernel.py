@@ -12,15 +12,13 @@ outputs to Q in numpy (DQN, C51, QR). Tests compare the kernels' gradients with 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from drlrun.algos.q.losses.base import Kernel, LossOutput, TDBatch
 from drlrun.algos.optim import FlatAdam
+from drlrun.algos.q.losses.base import Kernel, LossOutput, TDBatch
 from drlrun.nets.base import Activation, activation_of
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.mlp import MLP

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlrun.algos.q.losses.base import TDBatch
 from drlrun.algos.optim import make_adam
+from drlrun.algos.q.losses.base import TDBatch
 from drlrun.errors import DrlrunError
 from drlrun.nets.icm import make_encoder
 from drlrun.params import from_cfg
