@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.marl_core import TeamQNet, boltzmann, q_target
+from drlrun.algos.marl.core import TeamQNet, boltzmann, q_target
 from drlrun.envs.ising import IsingGrid, IsingParallelEnv, IsingParams, reward_2d
 from drlrun.envs.multiagent import joint_action_index, one_hot
 from drlrun.errors import DrlrunError

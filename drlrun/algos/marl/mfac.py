@@ -12,8 +12,8 @@ import torch
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import RunContext, module_tensors
-from drlrun.algos.marl_core import PolicySpec, TeamQNet, q_input, q_target
-from drlrun.algos.mfq import Learner, MFQParams, MultiAgentQ
+from drlrun.algos.marl.core import PolicySpec, TeamQNet, q_input, q_target
+from drlrun.algos.marl.mfq import Learner, MFQParams, MultiAgentQ
 from drlrun.envs.multiagent import MultiAgentEnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg

@@ -30,7 +30,7 @@ from drlrun.algos.base import (
     TrainResult,
     module_tensors,
 )
-from drlrun.algos.marl_core import (
+from drlrun.algos.marl.core import (
     PolicySpec,
     RowReplay,
     TeamQNet,
