@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.marl_core import TeamQNet, boltzmann, q_target
+from drlrun.algos.marl.core import TeamQNet, boltzmann, q_target
 from drlrun.envs.ising import IsingGrid, IsingParallelEnv, IsingParams, reward_2d
 from drlrun.envs.multiagent import joint_action_index, one_hot
 from drlrun.errors import DrlrunError
@@ -176,6 +176,30 @@ def test_restored_learner_continues_identically(tmp_path, preset):
     np.testing.assert_array_equal(a.algo.env.spins(), b.algo.env.spins())
     for built in (a, b):
         built.algo.close()
+
+
+def test_marl_figures_probe_writes_the_run_dir_pngs_and_logs_each_image(tmp_path):
+    from drlrun.session import build
+    from drlrun.viz.probe import Figures, build_probes, write_figures
+
+    class Images:
+        def __init__(self):
+            self.tags = []
+
+        def image(self, tag, rgb, frames):
+            assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8
+            self.tags.append(tag)
+
+    built = build(compose("+experiment=ch9_ising2d_fixed"), None, device="cpu")
+    for _ in range(5):
+        built.algo.train_step()
+    logger = Images()
+    probes = build_probes(built.algo)
+    written = write_figures(probes, Figures(tmp_path, built.algo.frames, logger))  # type: ignore[arg-type]
+    built.algo.close()
+    assert [w.name for w in written] == ["ising_grid.png", "magnetization.png", "loss.png"]
+    assert logger.tags == ["ising_grid", "magnetization", "loss"]
+    assert all((tmp_path / w.name).stat().st_size > 0 for w in written)
 
 
 def test_order_parameter_pools_seeds_per_temperature():

@@ -9,7 +9,7 @@ import torch
 
 pytest.importorskip("magent2")
 
-from drlrun.algos.marl_core import TeamQNet  # noqa: E402
+from drlrun.algos.marl.core import TeamQNet  # noqa: E402
 from drlrun.envs.magent import BattleParams, BattleTeams, book_positions, make_parallel  # noqa: E402
 from drlrun.errors import DrlrunError  # noqa: E402
 from tests.conftest import run_config  # noqa: E402
@@ -120,7 +120,7 @@ def test_book_preset_never_changes_its_parameters_and_fixed_does():
 
 
 def test_swapped_battles_are_scored_from_the_evaluated_team():
-    from drlrun.algos.mfq import swap_outcome
+    from drlrun.algos.marl.opponents import swap_outcome
 
     info = {"win": 1.0, "draw": 0.0, "loss": 0.0, "kills": 3.0, "deaths": 1.0,
             "surviving_hp": 2.5, "opponent_hp": 0.5, "battle_length": 40.0}  # fmt: skip
@@ -133,7 +133,7 @@ def test_each_side_is_played_by_the_network_trained_on_it(tmp_path):
     """Views are not mirrored (team 0 sees enemies to the right, team 1 to the left): a run's
     policy on the second side is its second team's network, also when loaded as an opponent."""
     from drlrun import checkpoint
-    from drlrun.algos.mfq import load_opponent
+    from drlrun.algos.marl.opponents import load_opponent
     from drlrun.session import build
     from tests.conftest import compose
 

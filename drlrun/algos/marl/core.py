@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from drlrun.envs.multiagent import one_hot
+from drlrun.nets.base import functional_activation
 
 
 class TeamQNet(nn.Module):
@@ -48,7 +48,7 @@ class TeamQNet(nn.Module):
         self.x_dim = x_dim if x_hidden and x_dim else 0
         if self.x_dim and (style == "book" or not hidden):
             raise ValueError("a mean-field head (x_hidden) needs style mlp and a hidden layer")
-        self.act = {"elu": F.elu, "relu": F.relu, "tanh": torch.tanh}[activation]
+        self.act = functional_activation(activation)
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         head = [self.x_dim, *(x_hidden or [])] if self.x_dim else [0]

@@ -8,36 +8,29 @@ x' is the neighbours' mean (or joint) action in the next state. The book's bugs 
 `book_target_indexing` (bug 3), `v_next: stale` (bug 4), `book_no_update` (bug 1),
 `book_team2_uses_team1_net` (bug 2). One train_step is `steps_per_iteration` env steps
 (null: a whole episode, e.g. one battle = one of the book's epochs).
+
+The algorithm (acting, training loop, evaluation, state) is here; a team's learner and the
+family's parameters in marl/learner.py, evaluation opponents in marl/opponents.py, network,
+replay and action inference in marl/core.py, end-of-run figures in marl/probes.py.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from drlrun import checkpoint
 from drlrun.algos.accepts import accepts
-from drlrun.algos.base import (
-    Algorithm,
-    Recorder,
-    RunContext,
-    Tensors,
-    TrainResult,
-    module_tensors,
-)
-from drlrun.algos.marl_core import (
-    PolicySpec,
-    RowReplay,
-    TeamQNet,
-    infer_actions,
-    interaction_features,
-    q_input,
-    q_target,
+from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult
+from drlrun.algos.marl.core import PolicySpec, TeamQNet, infer_actions, interaction_features
+from drlrun.algos.marl.learner import Learner, MFQParams
+from drlrun.algos.marl.opponents import (
+    QController,
+    RandomController,
+    load_opponent,
+    parse_opponent,
+    swap_outcome,
 )
 from drlrun.envs.multiagent import MultiAgentEnvFactory
 from drlrun.envs.vector import Episode
@@ -45,219 +38,6 @@ from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
-
-
-@dataclass
-class MFQParams:
-    interaction: Literal["mean", "joint", "none"] = "mean"
-    use_obs: bool = True  # feed the agent's own observation (book 2D Ising: mean field only)
-    hidden: list[int] = field(default_factory=lambda: [64])
-    net_style: Literal["book", "mlp"] = "mlp"
-    mf_head: list[int] = field(default_factory=list)  # [] one MLP; [64, 32]: own mean-field head
-    activation: Literal["elu", "relu", "tanh"] = "elu"
-    share_params: bool = True  # false: one network per agent (book 1D Ising)
-    num_iter: int = 3  # refinement passes before acting
-    # the neighbours' actions a replay row stores: those the agent's action was chosen under
-    # (book infer_acts: the last refinement pass) or those the neighbours then took (MF-Q paper,
-    # Algorithm 1: Q(s, a, mean action) is fitted on the mean of the actions actually played)
-    replay_features: Literal["chosen", "taken"] = "chosen"
-    temperature: float = 0.5  # Boltzmann temperature while training (env.temperature overrides)
-    temperature_end: float | None = None  # anneal linearly to this over temperature_decay_frames
-    temperature_decay_frames: int = 0
-    eval_temperature: float | None = None  # null: the training temperature
-    gamma: float = 0.9
-    optimizer: Literal["sgd", "adam"] = "adam"
-    lr: float = 1e-3
-    loss_reduction: Literal["sum", "mean"] = "mean"
-    grad_clip: float | None = 10.0
-    replay_size: int = 50_000  # rows (one per agent per step)
-    batch_size: int = 256  # rows
-    learning_starts: int = 256  # rows in replay before the first update
-    train_freq: int = 1  # env steps between updates
-    gradient_steps: int = 1
-    target_update: int = 0  # env steps between target syncs; 0: no target network (book)
-    v_next: Literal["max", "boltzmann", "stale"] = "max"  # stale: book bug 4
-    book_target_indexing: bool = False  # bug 3: target[:, a] = y writes whole columns
-    book_no_update: bool = False  # bug 1: MAgent's train() never changes the parameters
-    book_team2_uses_team1_net: bool = False  # bug 2: team 2 acts with team 1's network
-    train_opponent: Literal["learn", "random"] = "learn"  # teams after the first, in training
-    steps_per_iteration: int | None = 1  # null: one whole episode per train_step
-    eval_steps: int = 75  # grid games: steps per evaluation episode (battles end themselves)
-    opponent: str = "random"  # eval.opponent: random | self | checkpoint:<path>
-    eval_swap_sides: bool = True  # battles: every other battle is played from the second side
-
-    def __post_init__(self) -> None:
-        if self.num_iter < 0 or self.temperature < 0 or not 0 <= self.gamma <= 1:
-            raise ValueError("num_iter and temperature must be >= 0, gamma in [0, 1]")
-        if self.batch_size < 1 or self.replay_size < self.batch_size:
-            raise ValueError("need 1 <= batch_size <= replay_size")
-        if self.train_freq < 1 or self.gradient_steps < 0:
-            raise ValueError("train_freq must be >= 1 and gradient_steps >= 0")
-        if self.steps_per_iteration is not None and self.steps_per_iteration < 1:
-            raise ValueError("steps_per_iteration must be >= 1 or null")
-        if not self.use_obs and self.interaction == "none":
-            raise ValueError("interaction=none needs use_obs=true (the Q net would get no input)")
-        parse_opponent(self.opponent)
-
-
-def parse_opponent(text: str) -> tuple[str, str | None]:
-    """'random' | 'self' | 'checkpoint:<path>' -> (kind, path)."""
-    if text in ("random", "self"):
-        return text, None
-    if text.startswith("checkpoint:") and len(text) > len("checkpoint:"):
-        return "checkpoint", text.split(":", 1)[1]
-    raise ValueError(f"eval.opponent must be random, self or checkpoint:<path>, got {text!r}")
-
-
-def swap_outcome(info: dict[str, float]) -> dict[str, float]:
-    """A battle outcome seen from the second team."""
-    pairs = (("win", "loss"), ("kills", "deaths"), ("surviving_hp", "opponent_hp"))
-    out = dict(info)
-    for a, b in pairs:
-        if a in info:
-            out[a], out[b] = info[b], info[a]
-    return out
-
-
-class Learner:
-    """One team's network, target, optimiser and replay."""
-
-    def __init__(self, p: MFQParams, spec: PolicySpec, obs_dim: int, groups: int):
-        self.p, self.spec = p, spec
-        in_dim = (obs_dim if spec.use_obs else 0) + spec.x_dim
-        self.net_args = {
-            "in_dim": in_dim,
-            "hidden": list(p.hidden),
-            "n_actions": spec.n_actions,
-            "groups": groups,
-            "style": p.net_style,
-            "activation": p.activation,
-            "x_dim": spec.x_dim,
-            "x_hidden": list(p.mf_head),
-        }
-        self.net = TeamQNet(**self.net_args)
-        self.target = copy.deepcopy(self.net) if p.target_update > 0 else None
-        params = list(self.net.parameters())
-        self.opt = (
-            torch.optim.Adam(params, lr=p.lr)
-            if p.optimizer == "adam"
-            else torch.optim.SGD(params, lr=p.lr)
-        )
-        self.replay = RowReplay(p.replay_size, obs_dim, spec.x_dim)
-        self.groups = groups
-
-    def group_of(self, rows: np.ndarray) -> torch.Tensor | None:
-        return None if self.groups == 1 else torch.from_numpy(rows)
-
-    def update(self, rng: np.random.Generator, temperature: float) -> dict[str, float]:
-        p, spec = self.p, self.spec
-        b = self.replay.sample(p.batch_size, rng)
-        group = self.group_of(b["group"])
-        x = torch.from_numpy(q_input(spec, b["obs"], b["x"]))
-        q_all = self.net(x, group)
-        with torch.no_grad():
-            if p.v_next == "stale":
-                v = torch.from_numpy(b["v_stale"])
-            else:
-                net = self.target if self.target is not None else self.net
-                q_next = net(torch.from_numpy(q_input(spec, b["obs_next"], b["x_next"])), group)
-                if p.v_next == "max":
-                    v = q_next.max(dim=1).values
-                else:  # the mean-field paper's v = sum_a pi(a | s', x') Q(s', a, x')
-                    v = (torch.softmax(q_next / max(temperature, 1e-8), dim=1) * q_next).sum(1)
-            done = torch.from_numpy(b["done"])
-            y = torch.from_numpy(b["reward"]) + p.gamma * (1.0 - done) * v
-        actions = torch.from_numpy(b["action"])
-        target = q_target(q_all, actions, y, p.book_target_indexing)
-        per_row = ((q_all - target) ** 2).sum(dim=1)
-        loss = per_row.sum() if p.loss_reduction == "sum" else per_row.mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if not p.book_no_update:
-            if p.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.net.parameters(), p.grad_clip)
-            self.opt.step()
-        q_taken = q_all.detach()[torch.arange(len(actions)), actions]
-        return {"loss": float(loss.detach()), "q_mean": float(q_taken.mean())}
-
-    def named_tensors(self) -> dict[str, torch.Tensor]:
-        """This team's learned parameters (the runner's finiteness check)."""
-        return module_tensors("net", self.net)
-
-    def sync(self) -> None:
-        if self.target is not None:
-            self.target.load_state_dict(self.net.state_dict())
-
-    def export(self) -> dict[str, Any]:
-        """What an opponent needs to play this team's policy from a checkpoint."""
-        return {"spec": asdict(self.spec), "net_args": self.net_args, "net": self.net.state_dict()}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "net": self.net.state_dict(),
-            "target": self.target.state_dict() if self.target is not None else None,
-            "opt": self.opt.state_dict(),
-            "replay": self.replay.state_dict(),
-        }
-
-    def load_state_dict(self, s: dict[str, Any]) -> None:
-        self.net.load_state_dict(s["net"])
-        if self.target is not None:
-            self.target.load_state_dict(s["target"])
-        self.opt.load_state_dict(s["opt"])
-        self.replay.load_state_dict(s["replay"])
-
-
-class QController:
-    """Plays a run's policy: on each side the network that run trained on that side.
-
-    A battle view is egocentric but not mirrored (team 0 sees its enemies to the right, team 1
-    to the left), so a network only knows the side it learned on; `nets[side]` is that network,
-    and a run that trained one side (train_opponent=random) can play only that side."""
-
-    def __init__(self, spec: PolicySpec, nets: list[TeamQNet], temperature: float):
-        self.spec, self.nets, self.temperature = spec, nets, temperature
-
-    def plays(self, side: int) -> bool:
-        return side < len(self.nets)
-
-    def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
-        net = self.nets[team]
-        group = None if net.groups == 1 else torch.arange(len(obs))
-        return infer_actions(self.spec, net, env, team, obs, prev, self.temperature, rng, group)[0]
-
-
-class RandomController:
-    def __init__(self, n_actions: int):
-        self.n_actions = n_actions
-
-    def plays(self, side: int) -> bool:
-        return True
-
-    def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
-        return rng.integers(0, self.n_actions, size=len(obs))
-
-
-def load_opponent(path: str, temperature: float) -> QController:
-    """The opponent of evaluation battles from another run's checkpoint: its per-side networks
-    (checkpoints written before those were exported hold the first side's only)."""
-    file = Path(path)
-    if file.is_dir():
-        found = checkpoint.latest(file / "checkpoints") or checkpoint.latest(file)
-        if found is None:
-            raise DrlrunError(f"eval.opponent: {path} holds no checkpoint")
-        file = found
-    state = checkpoint.load(file)
-    try:
-        export = state["algo"]["export"]
-    except KeyError:
-        raise DrlrunError(f"eval.opponent: {file} is not a multi-agent Q checkpoint") from None
-    nets = []
-    for weights in export.get("side_nets", [export["net"]]):
-        nets.append(TeamQNet(**export["net_args"]))
-        nets[-1].load_state_dict(weights)
-    fixed = export.get("temperature")  # actor-critic policies sample their own softmax (T = 1)
-    return QController(PolicySpec(**export["spec"]), nets, temperature if fixed is None else fixed)
 
 
 class MultiAgentQ(Algorithm):
@@ -335,8 +115,11 @@ class MultiAgentQ(Algorithm):
         self.ep_length = 0
 
     def policy(self, learner: Learner, evaluation: bool = False) -> tuple[TeamQNet, float]:
-        """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q)."""
-        return learner.net, self.eval_temperature if evaluation else self.temperature
+        """The network actions are sampled from and its temperature (MF-Q: Boltzmann over Q;
+        MF-AC: the actor's own softmax)."""
+        if learner.fixed_temperature is not None:
+            return learner.policy_net, learner.fixed_temperature
+        return learner.policy_net, self.eval_temperature if evaluation else self.temperature
 
     def _side_learners(self) -> list[Learner]:
         """The learner that plays each side, for the sides this run trained (first side first)."""
@@ -535,7 +318,7 @@ class MultiAgentQ(Algorithm):
                     out[f"win_rate_{name}_side"] = float(np.mean([x["win"] for x in played]))
         return out
 
-    # --- state, plots -----------------------------------------------------------------------------
+    # --- state -----------------------------------------------------------------------------
     def named_tensors(self) -> Tensors:
         return {
             f"team{i}.{name}": t
@@ -568,7 +351,8 @@ class MultiAgentQ(Algorithm):
         """This run's policy for `eval.opponent=checkpoint:<path>` in another run: the first
         side's network (`net`) and every trained side's (`side_nets`)."""
         sides = [learner.export()["net"] for learner in self._side_learners()]
-        return {**self.learners[0].export(), "side_nets": sides, "temperature": None}
+        fixed = self.learners[0].fixed_temperature  # None: the evaluating run's temperature
+        return {**self.learners[0].export(), "side_nets": sides, "temperature": fixed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for learner, s in zip(self.learners, state["learners"], strict=True):
@@ -591,10 +375,8 @@ class MultiAgentQ(Algorithm):
         self.team_returns = [list(v) for v in state["team_returns"]]
         self.initial_image = state["initial_image"]
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        from drlrun.viz.marl import plot_marl
-
-        return plot_marl(self, run_dir)
+    def probes(self) -> list[str]:
+        return ["marl_figures"]  # marl/probes.py: grids, magnetisation, losses, team returns
 
     def close(self) -> None:
         self.env.close()
@@ -602,29 +384,12 @@ class MultiAgentQ(Algorithm):
             self.eval_env.close()
 
 
-def _build(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    if not isinstance(env, MultiAgentEnvFactory):
-        raise DrlrunError(
-            f"algo={cfg.name} is multi-agent: use env=ising1d, ising2d or magent_battle"
-        )
-    # nq / iq are mfq with another default `interaction`; a preset may switch it
-    # (+experiment=ch9_magent_fixed algo.interaction=none is independent Q on the same budget)
-    return MultiAgentQ(from_cfg(MFQParams, cfg, "algo"), env, ctx)
-
-
+@register("algo", "iq")
+@register("algo", "nq")
 @register("algo", "mfq")
 @accepts(nets="own", tasks=("teams",))
-def build_mfq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx)
-
-
-@register("algo", "nq")
-@accepts(nets="own", tasks=("teams",))
-def build_nq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx)
-
-
-@register("algo", "iq")
-@accepts(nets="own", tasks=("teams",))
-def build_iq(cfg: Any, env: Any, ctx: RunContext) -> MultiAgentQ:
-    return _build(cfg, env, ctx)
+def build_multiagent_q(cfg: Any, env: MultiAgentEnvFactory, ctx: RunContext) -> MultiAgentQ:
+    """mfq, nq and iq: one learner; nq / iq are mfq with another default `interaction`, which a
+    preset may switch (+experiment=ch9_magent_fixed algo.interaction=none is independent Q on
+    the same budget). The env is a team env: session.build checked the declared task kinds."""
+    return MultiAgentQ(from_cfg(MFQParams, cfg, "algo"), env, ctx)
