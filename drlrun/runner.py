@@ -252,7 +252,7 @@ class Runner:
                 final = self._evaluate(logger, "final")
             probes = build_probes(self.algo, s.log_probes)
             figures = Figures(self.run_dir, self.algo.frames, logger)
-            for figure in write_figures(probes, figures) + self.algo.plots(self.run_dir):
+            for figure in write_figures(probes, figures):
                 log.info("wrote %s", figure)
             if status != "pruned":
                 status = "finished"

@@ -13,7 +13,8 @@ import torch
 
 from drlrun.algos.q.losses.base import TDBatch
 from drlrun.algos.q.transforms.curiosity import ICM, RND, CuriosityParams, build_curiosity
-from drlrun.book.icm_dqn import BookICMQ, ICMDQNParams
+from drlrun.algos.q.params import QParams
+from drlrun.book.icm_dqn import BookICMParams, BookICMQ
 from drlrun.errors import DrlrunError
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.icm import ICMQTorso, Phi
@@ -131,9 +132,9 @@ def test_book_q_loss_batch_max_uses_one_scalar_for_every_row() -> None:
     obs = torch.randn(6, 4)
     actions = torch.randint(0, 3, (6,))
     batch = TDBatch(obs, actions, torch.zeros(6), torch.full((6,), 0.2), torch.randn(6, 4), None)
-    p = ICMDQNParams(gamma=0.2, n_step=1, batch_max=True)
-    out_batch = BookICMQ(p).loss(online, online, batch, False)
-    out_row = BookICMQ(ICMDQNParams(gamma=0.2, n_step=1)).loss(online, online, batch, False)
+    core = QParams(gamma=0.2, n_step=1)
+    out_batch = BookICMQ(BookICMParams(batch_max=True), core).loss(online, online, batch, False)
+    out_row = BookICMQ(BookICMParams(), core).loss(online, online, batch, False)
     with torch.no_grad():
         q = online(obs).gather(1, actions.view(-1, 1)).squeeze(1)
         y_batch = 0.2 * online(batch.next_obs).max()
@@ -211,32 +212,34 @@ def test_book_preset_acts_with_softmax_then_only_actions_0_to_6() -> None:
     try:
         assert algo.curiosity.p.loss_weights == "book" and algo.p.objective == "icm_book"
         obs = np.repeat(algo.obs, 200, axis=0)
-        soft = algo.act(obs, 0.0, algo.rng)  # the first 1,000 steps sample softmax(normalize(Q))
+        soft = algo.act(obs, 0.0)  # the first 1,000 steps sample softmax(normalize(Q))
         assert soft.max() > 6
         algo.frames = 1000
-        explore = algo.act(obs, 1.0, algo.rng)  # then epsilon-greedy with randint(0, 7)
+        explore = algo.act(obs, 1.0)  # then epsilon-greedy with randint(0, 7)
         assert explore.max() <= 6 and len(set(explore.tolist())) == 7
-        assert algo.act(obs, 1.0, np.random.default_rng(0)).max() <= 6  # evaluation too
+        evaluation = algo.explorer(obs, 1.0, np.random.default_rng(0), algo.actor)
+        assert evaluation.max() <= 6  # evaluation too
     finally:
         algo.close()
 
 
-def test_video_overlay_draws_the_intrinsic_reward_under_each_frame() -> None:
-    from drlrun.algos.q.transforms.curiosity_probe import IntrinsicOverlay
+def test_video_probe_draws_the_intrinsic_reward_under_each_frame() -> None:
+    from types import SimpleNamespace
+
+    from drlrun.algos.q.transforms.curiosity_probe import CuriosityProbe
+    from drlrun.viz.probe import FrameView
 
     cur = build_curiosity({"name": "icm"}, _image_env(SMALL), 12, torch.device("cpu"), n_step=1)
-    frames: list[np.ndarray] = []
-    overlay = IntrinsicOverlay(
-        cur,
-        lambda obs, rng: rng.integers(0, 12, len(obs)),
-        lambda f, i: frames.append(f),
-        torch.as_tensor,
-    )
+    probe = CuriosityProbe(SimpleNamespace(curiosity=cur, to_tensor=torch.as_tensor))
     rng = np.random.default_rng(0)
+    frames: list[np.ndarray] = []
+    prev = action = None
     for t in range(5):
-        overlay.record(np.zeros((240, 256, 3), dtype=np.uint8), 0)
-        overlay.act(_transition(t, n=1, shape=SMALL)[0].numpy(), rng)
-    assert frames[-1].shape == (240 + 64, 256, 3) and len(overlay.rewards) == 4
+        obs = _transition(t, n=1, shape=SMALL)[0].numpy()
+        view = FrameView(obs, None, 0, prev, action)
+        frames.append(probe.frame(np.zeros((240, 256, 3), dtype=np.uint8), view))
+        prev, action = obs, rng.integers(0, 12, 1)
+    assert frames[-1].shape == (240 + 64, 256, 3) and len(probe.rewards) == 4
     assert frames[-1][240:].any() and not frames[0][240:].any()
 
 

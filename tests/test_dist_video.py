@@ -80,10 +80,16 @@ def test_qr_dqn_writes_quantile_figures_to_png_and_tensorboard(tmp_path):
     _, algo = run_config(["algo=qr_dqn", *TINY_DIST], run)
     assert (run / "plots" / "quantiles.png").exists()
     assert (run / "plots" / "distributions.png").exists()
-    (run / "tb").mkdir()  # as when the run logs to TensorBoard (the default)
-    algo.plots(run)
+    from drlrun.logger import RunLogger
+    from drlrun.viz.probe import Figures, FrameView, build_probes, write_figures
+
+    logger = RunLogger(run, False, True, False, None, None)  # as when the run logs to TensorBoard
+    probes = build_probes(algo)
+    write_figures(probes, Figures(run, algo.frames, logger))
+    logger.close()
     events = EventAccumulator(str(run / "tb"))
     events.Reload()
     assert {"plots/quantiles", "plots/distributions"} <= set(events.Tags()["images"])
-    panel = algo.frame_panel(algo.obs[:1], 400)
-    assert panel is not None and panel.shape[0] == 400
+    frame = np.zeros((400, 600, 3), dtype=np.uint8)
+    drawn = probes[0].frame(frame, FrameView(algo.obs[:1], None, 0))
+    assert drawn.shape[0] == 400 and drawn.shape[1] > 600

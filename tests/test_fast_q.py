@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from drlrun.algos.optim import FlatAdam
 from drlrun import registry
+from drlrun.algos.optim import FlatAdam
 from drlrun.algos.q.losses.base import TDBatch
 from drlrun.algos.q.losses.kernel import NumpyMLPActor, mlp_q_linears, numpy_actor_supported
 from drlrun.nets.heads import QNetwork, make_head

@@ -65,14 +65,13 @@ README_RUNS = {
 
 @pytest.mark.parametrize("net", sorted(README_RUNS))
 def test_memory_s7_commands_build_each_torso(net):
-    from drlrun.algos.sequence_dqn import SequenceDQN
     from drlrun.session import build
     from tests.conftest import compose
 
     cfg = compose("+experiment=memory_s7", f"net={net}", *README_RUNS[net])
     built = build(cfg, None, device="cpu")
     try:
-        assert isinstance(built.algo, SequenceDQN) == (net != "mlp")
+        assert built.algo.actor.stateful == (net != "mlp")
         assert built.algo.p.eps_end == 0.3 and built.top.eval.epsilon == 0.0
     finally:
         built.algo.close()

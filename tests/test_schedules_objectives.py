@@ -33,6 +33,7 @@ class Table(nn.Module):
 
 class Params:
     loss = "mse"
+    double_argmax = "next"
 
 
 def test_scalar_target_dqn_vs_double() -> None:

@@ -14,7 +14,6 @@ import torch
 
 from drlrun.envs.vector import Episode, SyncVecEnv
 from drlrun.errors import DrlrunError
-from drlrun.viz.panels import attach_panel
 from drlrun.viz.probe import FrameView, Probe
 
 if TYPE_CHECKING:
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
 
 Recorder = Callable[[np.ndarray, int], None]
 Tensors = Mapping[str, "torch.Tensor | np.ndarray"]
-# (obs batch of one, frame height) -> an RGB image to draw beside the recorded frame, or None
-Panel = Callable[[np.ndarray, int], "np.ndarray | None"]
 
 
 @dataclass
@@ -104,20 +101,10 @@ class Algorithm(ABC):
         runner logs each once), e.g. a replay that was not checkpointed."""
         return []
 
-    def plots(self, run_dir: Path) -> list[Path]:
-        """Optional algorithm-specific figures written at the end of a run."""
-        return []
-
     def probes(self) -> list[str]:
         """Names of the registered probes (drlrun.viz.probe) that show this learner: figures at
         the end of a run and overlays on evaluation videos; its parts choose them."""
         return []
-
-    def frame_panel(self, obs: np.ndarray, height: int) -> np.ndarray | None:
-        """Optional RGB image drawn beside each recorded evaluation frame (obs: the (1, ...) batch
-        the policy sees; height: the frame's). C51/QR draw the action-value distributions; pass
-        `panel=self.frame_panel` to `run_episodes` to use it."""
-        return None
 
     def close(self) -> None:
         """Release environments and workers."""
@@ -146,7 +133,6 @@ def run_episodes(
     episodes: int,
     seed: int,
     recorder: Recorder | None = None,
-    panel: Panel | None = None,
     probes: Sequence[Probe] = (),
 ) -> dict[str, float]:
     """Play `episodes` full episodes on a 1-env vector env, seeding episode i with seed + i.
@@ -164,8 +150,6 @@ def run_episodes(
         while True:
             if recorder is not None:
                 frame = env.envs[0].render()
-                if panel is not None:
-                    frame = attach_panel(frame, panel(obs, frame.shape[0]))
                 view = FrameView(obs, env, i, prev_obs, prev_action)
                 for probe in drawing:
                     frame = probe.frame(frame, view)

@@ -1,6 +1,6 @@
 """Panels drawn beside recorded gameplay frames (an algorithm's view of the current state).
 
-`Algorithm.frame_panel(obs, height)` returns an RGB image, `attach_panel` puts it to the right of
+A probe's `frame` (drlrun.viz.probe) draws one per recorded frame; `attach_panel` puts it right of
 the rendered frame. Drawn with OpenCV primitives rather than matplotlib: a panel is made for every
 frame of a video, and a matplotlib figure per frame costs tens of milliseconds. The distribution
 panel is the book's figure 7.21 (Freeway next to the action-value distributions).
