@@ -101,6 +101,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
         write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     try:
         settings = runner_settings(built.top, built.env.frame_skip)
+        settings.ablations = built.ablations
         return Runner(built.algo, settings, run_dir, trial_reporter()).run(resume_from)
     finally:
         built.algo.close()

@@ -123,6 +123,10 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
         return
     saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
     assert isinstance(saved, dict)
+    from drlrun.book.switches import apply_fidelity
+
+    cfg = cfg.copy()
+    apply_fidelity(cfg)  # the saved config holds the switches' effective values
     now = {k: _plain(cfg.get(k)) for k in IDENTITY_KEYS}
     differ = [d for k in IDENTITY_KEYS for d in _differences(saved.get(k), now.get(k), k)]
     if differ:

@@ -49,6 +49,8 @@ class RunnerSettings:
     frame_skip: int = 1
     log_backends: tuple[str, ...] = ()  # wandb / mlflow (drlrun.tracking)
     log_probes: tuple[str, ...] = ()  # probes beside the algorithm's own (drlrun.viz.probe)
+    fidelity: str = "fixed"
+    ablations: dict[str, Any] | None = None  # book switches set against fidelity
 
 
 class Interrupted(Exception):
@@ -294,6 +296,9 @@ class Runner:
         }
         if self.s.frame_skip > 1:
             summary["emulator_frames"] = frames * self.s.frame_skip
+        summary["fidelity"] = self.s.fidelity
+        if self.s.ablations:
+            summary["ablations"] = dict(self.s.ablations)
         if self.episodes:
             summary["train_return_mean"] = float(np.mean([e[0] for e in self.episodes]))
         for key, value in final.items():

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from drlrun import registry
 from drlrun.algos.accepts import check_choices
 from drlrun.algos.base import Algorithm, RunContext
+from drlrun.book.switches import apply_fidelity
 from drlrun.device import select_device
 from drlrun.envs.base import EnvFactory
 from drlrun.seeding import seed_everything
@@ -23,10 +24,12 @@ class Built:
     env: EnvFactory
     algo: Algorithm
     device: torch.device
+    ablations: dict[str, object]  # book switches set against fidelity (drlrun/book/switches.py)
 
 
 def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> Built:
     """Validate, seed, pick the device, then build env and algorithm through the registry."""
+    ablations = apply_fidelity(cfg)  # the experiment's book switches take fidelity's values
     top = validate(cfg)
     registry.load_builtins_and_plugins()
     check_choices(
@@ -44,4 +47,4 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         curiosity_cfg=cfg.get("curiosity"),
     )
     algo = registry.build("algo", cfg.algo, env, ctx)
-    return Built(top, env, algo, dev)
+    return Built(top, env, algo, dev, ablations)

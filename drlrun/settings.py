@@ -63,7 +63,7 @@ class TopLevel:
     device: Device = field(default_factory=Device)
 
 
-GROUP_KEYS = ("algo", "net", "env", "data", "curiosity")
+GROUP_KEYS = ("algo", "net", "env", "data", "curiosity", "book_switches")
 
 
 def validate(cfg: DictConfig) -> TopLevel:
@@ -118,4 +118,5 @@ def runner_settings(t: TopLevel, frame_skip: int) -> RunnerSettings:
         frame_skip=frame_skip,
         log_backends=tuple(t.log.backend),
         log_probes=tuple(t.log.probes),
+        fidelity=t.fidelity,
     )

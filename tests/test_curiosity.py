@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from drlrun.algos.q.losses.base import TDBatch
-from drlrun.algos.q.transforms.curiosity import ICM, RND, CuriosityParams, build_curiosity
 from drlrun.algos.q.params import QParams
+from drlrun.algos.q.transforms.curiosity import ICM, RND, CuriosityParams, build_curiosity
 from drlrun.book.icm_dqn import BookICMParams, BookICMQ
 from drlrun.errors import DrlrunError
 from drlrun.nets.heads import LinearHead, QNetwork

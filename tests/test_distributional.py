@@ -12,8 +12,8 @@ from drlrun.algos.q.losses.c51 import (
     make_support,
     project_categorical,
     project_categorical_reference,
-    quantile_huber_loss,
 )
+from drlrun.algos.q.losses.qr import quantile_huber_loss
 
 
 @pytest.fixture(autouse=True)

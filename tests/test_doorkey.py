@@ -162,24 +162,26 @@ def test_env_state_roundtrip_is_checkpoint_safe(tmp_path):
 
 
 def test_attention_figures_and_video_overlay(tmp_path):
+    from drlrun.logger import RunLogger
     from drlrun.session import build
-    from drlrun.viz.attention import attention_overlay, doorkey_figures
+    from drlrun.viz.probe import Figures, FrameView, build_probes, write_figures
 
     built = build(
         compose("algo=double_dqn", "net=relational", "env=doorkey", "net.node_size=8"), tmp_path
     )
-    (tmp_path / "tb").mkdir()
     try:
-        paths = doorkey_figures(built.algo, tmp_path, max_steps=5)
+        probes = build_probes(built.algo)  # the relational torso asks for its attention probe
+        assert [type(p).__name__ for p in probes] == ["DoorKeyAttention"]
+        logger = RunLogger(tmp_path, False, True, False, None, None)
+        paths = write_figures(probes, Figures(tmp_path, 0, logger))
+        logger.close()
         assert [p.name for p in paths] == ["doorkey_view.png", "doorkey_attention.png"]
         assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # also in TensorBoard
-        frames = []
         env = built.env.make_eval(render=True)
-        overlay = attention_overlay(lambda frame, ep: frames.append(frame), built.algo, env)
-        env.reset(seed=0)
-        overlay(env.envs[0].render(), 0)
+        obs, _ = env.reset(seed=0)
+        frame = probes[0].frame(env.envs[0].render(), FrameView(obs, env, 0))
         env.close()
-        assert frames[0].shape[0] == 160 and frames[0].shape[1] > 160  # render | view
+        assert frame.shape[0] == 160 and frame.shape[1] > 160  # render | view
     finally:
         built.algo.close()
         built.env.close()

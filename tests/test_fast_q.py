@@ -33,8 +33,9 @@ def make_objective(name: str, params: object):
 
 def fast_path_supported(online, objective, device=CPU) -> bool:
     """The loss offers its kernel for this network (the learner's only criterion)."""
-    optimizer = FlatAdam(copy.deepcopy(online), 1e-3, 1e-8, None)
-    return objective.kernel(online, copy.deepcopy(online), optimizer, device) is not None
+    net = copy.deepcopy(online)
+    optimizer = FlatAdam(net, 1e-3, 1e-8, None)
+    return objective.kernel(net, copy.deepcopy(net), optimizer, device) is not None
 
 
 def _network(activation: str, obs_scale: float = 1.0, seed: int = 0) -> QNetwork:

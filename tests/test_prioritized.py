@@ -132,7 +132,7 @@ def test_prioritized_replay_drives_dqn_family_learners(tmp_path, algo):
     assert summary["status"] == "finished"
     buf = learner.replay
     assert isinstance(buf, PrioritizedReplayBuffer)
-    assert learner.p.per_alpha == 0.6 and learner.p.replay == "prioritized"
+    assert learner.cfg.per.per_alpha == 0.6 and learner.p.replay == "prioritized"
     assert buf.beta_frames == 1500 and buf.beta == 1.0  # annealed over budget.frames
     leaves = buf.tree[np.arange(len(buf))]
     live = leaves[leaves > 0]

@@ -140,18 +140,25 @@ def test_dqn_replays_sequences_for_sequence_nets(learner):
     assert learner.actor.stateful and len(learner.replay.episodes) > 10
 
 
+def sequence_loss(learner, batch):
+    """The learner's loss on a given batch of windows, and the torso's own loss."""
+    inputs = learner.batches.inputs(batch)
+    out = learner.loss.loss(inputs.online, inputs.target, inputs.batch, learner.p.double)
+    return out, inputs.torso_loss
+
+
 def test_burn_in_carries_no_loss(learner):
     batch = learner.replay.sample(64, np.random.default_rng(0), 3, 3, 2, 0.99)
     assert (batch.first < 3).any()  # some windows really have a burn-in prefix
     torch.manual_seed(0)
-    out, _ = learner.sequence_loss(batch)
+    out, _ = sequence_loss(learner, batch)
     # rewrite every burn-in observation (and padding): the loss must not change
     changed = batch.obs.copy()
     changed[:, :3] = np.random.default_rng(1).random(changed[:, :3].shape)
     batch_changed = type(batch)(**{**vars(batch), "obs": changed})
-    out_burn, _ = learner.sequence_loss(batch_changed)
+    out_burn, _ = sequence_loss(learner, batch_changed)
     # the state after burn-in does depend on those observations ...
-    torso = learner.torso
+    torso = learner.online.torso
     state = torso.burn_in(torch.as_tensor(batch.obs[:, :3]), torch.as_tensor(batch.first))
     state2 = torso.burn_in(torch.as_tensor(changed[:, :3]), torch.as_tensor(batch.first))
     moved = ~torch.isclose(state[0], state2[0]).all(-1)
@@ -165,7 +172,7 @@ def test_burn_in_carries_no_loss(learner):
     # a loss-position reward changes the loss; the loss-position rewards are all it sees
     returns = batch.returns.copy()
     returns[batch.mask] += 1.0
-    out_ret, _ = learner.sequence_loss(type(batch)(**{**vars(batch), "returns": returns}))
+    out_ret, _ = sequence_loss(learner, type(batch)(**{**vars(batch), "returns": returns}))
     assert out_ret.loss.item() != pytest.approx(out.loss.item())
 
 

@@ -57,7 +57,8 @@ def accepts(
     """Decorator for an algo builder: `@accepts(nets="feedforward", tasks=("env", "fitness"))`."""
 
     def mark(builder: F) -> F:
-        builder.accepts = Accepts(nets, curiosity, tuple(tasks))  # type: ignore[attr-defined]
+        spec = Accepts(nets, curiosity, tuple(tasks))
+        builder.accepts = spec  # type: ignore[attr-defined]
         return builder
 
     return mark

@@ -398,4 +398,5 @@ class BookDistDQN(Algorithm):
 @register("algo", "dist_book")
 @accepts(nets="own")
 def build_dist_book(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> BookDistDQN:
-    return BookDistDQN(from_cfg(BookDistParams, cfg, "algo"), env, ctx)
+    params = from_cfg(BookDistParams, cfg, "algo", ignore=("name", "fidelity"))
+    return BookDistDQN(params, env, ctx)

@@ -91,6 +91,12 @@ class SequenceBatches:
             p.gamma,
             aligned=seq.seq_start == "aligned",
         )
+        return self.inputs(batch)
+
+    def inputs(self, batch: SequenceBatch) -> LossInputs:
+        """The loss's view of a batch of windows: online/target outputs at every position
+        (after burn-in), read at the loss and bootstrap positions."""
+        learner, seq = self.learner, self.learner.cfg.seq
         t = learner.to_tensor
         obs, first = t(batch.obs), t(batch.first)
         learner.online.train()
