@@ -99,16 +99,10 @@ class Learner:
         )
         self.replay = RowReplay(p.replay_size, obs_dim, spec.x_dim)
         self.groups = groups
-
-    @property
-    def policy_net(self) -> TeamQNet:
-        """The network actions are sampled from (MF-Q: softmax over Q / T)."""
-        return self.net
-
-    @property
-    def policy_args(self) -> dict[str, Any]:
-        """`policy_net`'s constructor arguments (what an opponent rebuilds it from)."""
-        return self.net_args
+        # the network actions are sampled from (MF-Q: softmax over Q / T) and its constructor
+        # arguments (what an opponent rebuilds it from); MF-AC's actor replaces both
+        self.policy_net: TeamQNet = self.net
+        self.policy_args: dict[str, Any] = self.net_args
 
     def group_of(self, rows: np.ndarray) -> torch.Tensor | None:
         return None if self.groups == 1 else torch.from_numpy(rows)

@@ -42,14 +42,7 @@ class ACLearner(Learner):
         self.actor_args = {**self.net_args, "style": "mlp"}
         self.actor = TeamQNet(**self.actor_args)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=p.actor_lr)
-
-    @property
-    def policy_net(self) -> TeamQNet:
-        return self.actor
-
-    @property
-    def policy_args(self) -> dict[str, Any]:
-        return self.actor_args
+        self.policy_net, self.policy_args = self.actor, self.actor_args
 
     def next_value(
         self, b: dict[str, np.ndarray], group: torch.Tensor | None, temperature: float

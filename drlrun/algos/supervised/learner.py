@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
-from torch import nn
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import (
@@ -32,6 +31,7 @@ from drlrun.algos.base import (
 )
 from drlrun.envs.mnist import MnistData, transform
 from drlrun.nets.base import build_torso
+from drlrun.nets.policy import PolicyNet
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -47,16 +47,11 @@ class SupervisedParams:
             raise ValueError("batch_size and eval_batch must be >= 1")
 
 
-class Classifier(nn.Module):
-    """torso -> Linear -> log-softmax."""
-
-    def __init__(self, torso: nn.Module, classes: int):
-        super().__init__()
-        self.torso = torso
-        self.out = nn.Linear(torso.out_features, classes)
+class Classifier(PolicyNet):
+    """torso -> Linear -> log-softmax (the policy net's shape with class log-probabilities)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(self.out(self.torso(x)), dim=1)
+        return F.log_softmax(super().forward(x), dim=1)
 
 
 class Supervised(Algorithm):

@@ -12,16 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from drlrun.algos.optim import FlatAdam
-from drlrun.algos.q.losses.base import (
-    Kernel,
-    LossOutput,
-    QLoss,
-    TDBatch,
-    loss_params,
-    weighted_mean,
-)
-from drlrun.algos.q.losses.kernel import MLPKernel, plain_mlp_q
+from drlrun.algos.q.losses.base import LossOutput, QLoss, TDBatch, loss_params, weighted_mean
+from drlrun.algos.q.losses.kernel import MLPKernel, MLPKernelLoss
 from drlrun.errors import DrlrunError
 from drlrun.registry import register
 
@@ -105,7 +97,7 @@ def pick(values: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     return values.gather(1, index).squeeze(1)
 
 
-class CategoricalQ(QLoss):
+class CategoricalQ(MLPKernelLoss):
     """C51: the head outputs logits (B, A, atoms); Q is the expected value over the support."""
 
     def __init__(self, params: Any):
@@ -155,27 +147,16 @@ class CategoricalQ(QLoss):
 
     probes = ("c51",)  # distributions figures and the eval-video panel (viz/distributions.py)
 
-    def kernel(
-        self, online: nn.Module, target: nn.Module, optimizer: FlatAdam, device: torch.device
-    ) -> Kernel | None:
-        if plain_mlp_q(online, device) and online.head.atoms == self.atoms:
-            return C51Kernel(online, target, optimizer, self)
-        return None
-
 
 class C51Kernel(MLPKernel):
     """`CategoricalQ.loss` and its gradient without autograd (C51 on an MLP)."""
-
-    def __init__(self, online: Any, target: Any, optimizer: FlatAdam, loss: CategoricalQ):
-        super().__init__(online, target, optimizer)
-        self.categorical = loss
 
     def head_loss(
         self, logits_flat: torch.Tensor, batch: TDBatch, double: bool
     ) -> tuple[LossOutput, torch.Tensor]:
         """Cross-entropy against the projected target and its gradient wrt the logits:
         softmax(logits_a) * sum(m) - m on the taken action's row."""
-        objective = self.categorical
+        objective: CategoricalQ = self.loss
         size, atoms = logits_flat.shape[0], objective.atoms
         m = objective.target_distribution(self.online_net, self.target_net, batch, double)
         logits = logits_flat.view(size, -1, atoms)
@@ -184,15 +165,12 @@ class C51Kernel(MLPKernel):
         p = log_p.exp()
         cross_entropy = -(m * log_p).sum(dim=-1)
         d_logits = p * m.sum(dim=-1, keepdim=True) - m
-        if batch.weights is None:
-            loss = cross_entropy.mean()
-        else:
-            loss = (cross_entropy * batch.weights).mean()
-            d_logits.mul_(batch.weights.unsqueeze(1))
-        d_logits.mul_(1.0 / size)
-        grad_out = torch.zeros_like(logits).scatter_(1, index, d_logits.unsqueeze(1))
+        loss, grad_out = self.weighted(cross_entropy, d_logits, batch.weights, logits, index)
         q = (p * objective._support(p)).sum(dim=-1)
         return LossOutput(loss, cross_entropy, q.mean()), grad_out.view(size, -1)
+
+
+CategoricalQ.kernel_class = C51Kernel
 
 
 @register("loss", "c51")

@@ -12,13 +12,14 @@ outputs to Q in numpy (DQN, C51, QR). Tests compare the kernels' gradients with 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from drlrun.algos.optim import FlatAdam
-from drlrun.algos.q.losses.base import Kernel, LossOutput, TDBatch
+from drlrun.algos.q.losses.base import Kernel, LossOutput, QLoss, TDBatch
 from drlrun.nets.base import Activation, activation_of
 from drlrun.nets.heads import LinearHead, QNetwork
 from drlrun.nets.mlp import MLP
@@ -103,7 +104,8 @@ class MLPKernel(Kernel):
     A loss's kernel subclasses it and supplies `head_loss`: the loss and its gradient wrt the
     head output."""
 
-    def __init__(self, online: QNetwork, target: QNetwork, optimizer: FlatAdam):
+    def __init__(self, online: QNetwork, target: QNetwork, optimizer: FlatAdam, loss: Any):
+        self.loss = loss
         torso = online.torso
         act = _activation(torso)
         assert act is not None and act.backward is not None
@@ -137,6 +139,25 @@ class MLPKernel(Kernel):
         """(the loss, d loss / d head output) for the online head outputs `out`."""
         raise NotImplementedError
 
+    @staticmethod
+    def weighted(
+        per_sample: torch.Tensor,
+        d_taken: torch.Tensor,
+        weights: torch.Tensor | None,
+        out: torch.Tensor,
+        index: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch loss (mean, under importance weights if any) and its gradient wrt the head
+        output `out`: `d_taken`, the per-sample gradient at the taken action's entries, weighted
+        and averaged like the loss and scattered there (zeros elsewhere)."""
+        if weights is None:
+            loss = per_sample.mean()
+        else:
+            loss = (per_sample * weights).mean()
+            d_taken.mul_(weights.view(-1, *([1] * (d_taken.dim() - 1))))
+        d_taken.mul_(1.0 / per_sample.shape[0])
+        return loss, torch.zeros_like(out).scatter_(1, index, d_taken.unsqueeze(1))
+
     def loss_and_grad(self, batch: TDBatch, double: bool) -> LossOutput:
         """The loss for `batch`; its gradient goes into the optimiser's buffer."""
         x = self.inputs(batch.obs)
@@ -150,3 +171,24 @@ class MLPKernel(Kernel):
             if i > 0:
                 grad_out = self.act_grad(grad_out @ self.online[i].weight, acts[i - 1])
         return out
+
+
+class MLPKernelLoss(QLoss):
+    """A loss that has an `MLPKernel` (its class in `kernel_class`): it offers the kernel for a
+    `plain_mlp_q` network whose head matches it, when `kernel_exact()` says its options are
+    the ones the kernel mirrors."""
+
+    kernel_class: type[MLPKernel]
+
+    def kernel_exact(self) -> bool:
+        return True
+
+    def kernel(
+        self, online: nn.Module, target: nn.Module, optimizer: FlatAdam, device: torch.device
+    ) -> Kernel | None:
+        fits = plain_mlp_q(online, device) and online.head.atoms == self.atoms
+        return (
+            self.kernel_class(online, target, optimizer, self)
+            if fits and self.kernel_exact()
+            else None
+        )

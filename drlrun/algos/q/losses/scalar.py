@@ -11,16 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlrun.algos.optim import FlatAdam
-from drlrun.algos.q.losses.base import (
-    Kernel,
-    LossOutput,
-    QLoss,
-    TDBatch,
-    loss_params,
-    weighted_mean,
-)
-from drlrun.algos.q.losses.kernel import MLPKernel, plain_mlp_q
+from drlrun.algos.q.losses.base import LossOutput, TDBatch, loss_params, weighted_mean
+from drlrun.algos.q.losses.kernel import MLPKernel, MLPKernelLoss
 from drlrun.registry import register
 
 
@@ -31,7 +23,7 @@ class ScalarParams:
     double_argmax: Literal["next", "current"] = "next"
 
 
-class ScalarQ(QLoss):
+class ScalarQ(MLPKernelLoss):
     """Classic DQN: Q(s,a) regressed on r + gamma^n * Q'(s', a*), a* greedy (Double: online)."""
 
     supports_numpy_q = True
@@ -47,6 +39,8 @@ class ScalarQ(QLoss):
         """True when `loss` is the textbook rule above, which `ScalarKernel` mirrors; an option
         that changes the loss must make this False (or teach the kernel)."""
         return self.kind in ("mse", "huber") and not self.argmax_on_current
+
+    kernel_exact = is_plain
 
     def loss(
         self, online: nn.Module, target: nn.Module, batch: TDBatch, double: bool
@@ -69,27 +63,15 @@ class ScalarQ(QLoss):
             weighted_mean(per_sample, batch.weights), (y - q).abs().detach(), q.mean()
         )
 
-    def kernel(
-        self, online: nn.Module, target: nn.Module, optimizer: FlatAdam, device: torch.device
-    ) -> Kernel | None:
-        if self.is_plain() and plain_mlp_q(online, device) and online.head.atoms == 1:
-            return ScalarKernel(online, target, optimizer, huber=self.kind != "mse")
-        return None
-
 
 class ScalarKernel(MLPKernel):
     """`ScalarQ.loss` and its gradient without autograd (plain DQN / Double DQN on an MLP)."""
-
-    def __init__(self, online: Any, target: Any, optimizer: FlatAdam, huber: bool):
-        super().__init__(online, target, optimizer)
-        self.huber = huber
 
     def head_loss(
         self, q_all: torch.Tensor, batch: TDBatch, double: bool
     ) -> tuple[LossOutput, torch.Tensor]:
         """Huber/MSE TD loss and its gradient wrt the head output."""
         next_x = self.inputs(batch.next_obs)
-        size = q_all.shape[0]
         next_q = self.forward(self.target, next_x)[-1]
         if double:
             next_actions = self.forward(self.online, next_x)[-1].argmax(dim=1, keepdim=True)
@@ -100,19 +82,13 @@ class ScalarKernel(MLPKernel):
         q = q_all.gather(1, index).squeeze(1)
         diff = q - y
         # d loss / d q per sample: smooth_l1 (beta 1) -> clamp(diff, -1, 1); mse -> 2 diff
-        if self.huber:
+        if self.loss.kind != "mse":  # huber
             per_sample = F.smooth_l1_loss(q, y, reduction="none")
             d_q = diff.clamp(-1.0, 1.0)
         else:
             per_sample = diff.square()
             d_q = diff.mul(2.0)
-        if batch.weights is None:
-            loss = per_sample.mean()
-        else:
-            loss = per_sample.mul_(batch.weights).mean()
-            d_q.mul_(batch.weights)
-        d_q.mul_(1.0 / size)
-        grad_out = torch.zeros_like(q_all).scatter_(1, index, d_q.unsqueeze(1))
+        loss, grad_out = self.weighted(per_sample, d_q, batch.weights, q_all, index)
         return LossOutput(loss, diff.abs(), q.mean()), grad_out
 
 
@@ -120,3 +96,6 @@ class ScalarKernel(MLPKernel):
 @loss_params(ScalarParams)
 def build_scalar(params: Any, core: Any) -> ScalarQ:
     return ScalarQ(params)
+
+
+ScalarQ.kernel_class = ScalarKernel

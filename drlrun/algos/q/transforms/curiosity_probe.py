@@ -39,21 +39,15 @@ def curiosity_figures(curiosity: Any, out: Figures) -> None:
             values = [h.get(key, np.nan) for h in history]
             if np.isfinite(values).any():
                 ax.plot(frames, np.log(np.maximum(values, 1e-12)), label=f"log {key}")
-        ax.set_xlabel("agent steps")
-        ax.set_title("curiosity and Q losses (log scale, book Fig. 8.17)")
-        ax.legend()
-        fig.tight_layout()
-        out.save(fig, "curiosity_losses")
+        title = "curiosity and Q losses (log scale, book Fig. 8.17)"
+        _finish(out, fig, ax, "curiosity_losses", title, "agent steps")
     if any("max_x_pos" in e for e in episodes):
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot([e.get("max_x_pos", np.nan) for e in episodes], label="max x_pos")
         ax.plot([e.get("x_pos", np.nan) for e in episodes], label="final x_pos", alpha=0.6)
-        ax.set_xlabel("training episode")
         ax.set_ylabel("x_pos")
-        ax.set_title("Mario's progress per episode (book Fig. 8.19)")
-        ax.legend()
-        fig.tight_layout()
-        out.save(fig, "x_pos")
+        title = "Mario's progress per episode (book Fig. 8.19)"
+        _finish(out, fig, ax, "x_pos", title, "training episode")
     if any("intrinsic_return" in e for e in episodes):
         fig, ax = plt.subplots(figsize=(5, 5))
         ax.scatter(
@@ -64,6 +58,15 @@ def curiosity_figures(curiosity: Any, out: Figures) -> None:
         ax.set_title("intrinsic vs extrinsic return per episode")
         fig.tight_layout()
         out.save(fig, "intrinsic_vs_extrinsic")
+
+
+def _finish(out: Figures, fig: Any, ax: Any, name: str, title: str, xlabel: str) -> None:
+    """Label a line plot, add its legend and save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    out.save(fig, name)
 
 
 class CuriosityProbe(Probe):
