@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from drlrun.algos import distributional
+from drlrun.algos.q.losses import c51 as distributional
 from drlrun.algos.q.losses.c51 import make_support, project_categorical
 
 
