@@ -111,7 +111,7 @@ def main() -> None:
                     f"after/before {ratio:.3f}"
                 )
         finally:
-            for rev, root in roots.items():
+            for root in roots.values():
                 if root != REPO:
                     subprocess.run(
                         ["git", "-C", str(REPO), "worktree", "remove", "--force", str(root)],
