@@ -227,3 +227,45 @@ def test_every_objective_trains_on_sequences(tmp_path, algo):
     finally:
         built.algo.close()
         built.env.close()
+
+
+def test_c51_panel_on_a_sequence_torso_reads_the_episode_so_far(tmp_path):
+    """The C51 video panel works for sequence torsos: it shows the distributions the stateful
+    actor would act on (its history included), without advancing that actor's state."""
+    from drlrun.session import build
+    from drlrun.viz.probe import FrameView, build_probes
+    from tests.conftest import compose
+
+    cfg = compose(
+        "algo=dist_dqn", "env=recall", "net=lstm", "net.hidden=8", "net.embed=8",
+        "algo.learning_starts=32", "algo.train_freq=32", "algo.batch_size=4",
+        "algo.seq_len=3", "algo.burn_in=2",
+    )  # fmt: skip
+    built = build(cfg, tmp_path)
+    try:
+        algo = built.algo
+        algo.train_step()
+        (probe,) = [p for p in build_probes(algo) if type(p).__name__ == "DistributionProbe"]
+        actor = algo.evaluator.current = algo.actor.fresh(1)  # as during a recorded evaluation
+        actor.greedy(algo.obs[:1])  # one step into the episode
+        state = [s.clone() for s in actor.state]
+        frame = probe.frame(np.zeros((120, 160, 3), np.uint8), FrameView(algo.obs[:1], None, 0))
+        assert frame.shape[0] == 120 and frame.shape[1] > 160  # the panel sits beside the frame
+        assert all(torch.equal(a, b) for a, b in zip(state, actor.state, strict=True))
+    finally:
+        built.algo.close()
+        built.env.close()
+
+
+@pytest.mark.parametrize("override", ["algo.positive_copies=5", "curiosity=rnd"])
+def test_sequence_replay_refuses_what_it_cannot_do_in_one_line(tmp_path, override):
+    from drlrun.errors import DrlrunError
+    from drlrun.session import build
+    from tests.conftest import compose
+
+    cfg = compose("env=recall", "net=lstm", "env.num_envs=1", override)
+    with pytest.raises(DrlrunError) as err:
+        build(cfg, tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and "feedforward" in message
+    assert override.split("=")[0].split(".")[-1] in message or "curiosity=rnd" in message

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,34 @@ class Algorithm(ABC):
 
     def close(self) -> None:
         """Release environments and workers."""
+
+
+class EvalEnvs:
+    """A learner's evaluation envs, built identically to training's by its env factory: one
+    plain env kept between evaluations, and a fresh render-capable one (closed after) for each
+    recorded evaluation."""
+
+    def __init__(self, env_factory: Any):
+        self.env_factory = env_factory
+        self._plain: SyncVecEnv | None = None
+
+    @contextmanager
+    def open(self, render: bool) -> Iterator[SyncVecEnv]:
+        if not render:
+            if self._plain is None:
+                self._plain = self.env_factory.make_eval()
+            yield self._plain
+            return
+        env = self.env_factory.make_eval(render=True)
+        try:
+            yield env
+        finally:
+            env.close()
+
+    def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
 
 
 def _parameters(fn: Callable[..., Any]) -> list[tuple[str, Any]]:

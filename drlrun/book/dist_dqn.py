@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from drlrun.algos.accepts import accepts
-from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, run_episodes
+from drlrun.algos.base import Algorithm, EvalEnvs, RunContext, Tensors, TrainResult, run_episodes
 from drlrun.algos.q.losses.c51 import make_support, project_categorical
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
@@ -168,7 +168,7 @@ class BookDistDQN(Algorithm):
         self.crossings = 0
         self.losses: list[float] = []
         self.replay: list[tuple[np.ndarray, int, float, np.ndarray, bool]] = []
-        self._eval_env = None
+        self.eval_envs = EvalEnvs(env)
         self.envs = None
         if p.task == "synthetic":
             self.states = torch.randn(2, inputs, generator=self.torch_gen) / 10
@@ -332,19 +332,10 @@ class BookDistDQN(Algorithm):
             with torch.no_grad():
                 return self.expected(self.forward(self.preprocess(obs))).argmax(1).numpy()
 
-        if recorder is not None:
-            env = self.env_factory.make_eval(render=True)
-            drawing = frame_probes(build_probes(self))  # Fig. 7.21's panel beside each frame
-            try:
-                return {
-                    **run_episodes(env, policy, episodes, seed, recorder, probes=drawing),
-                    **out,
-                }
-            finally:
-                env.close()
-        if self._eval_env is None:
-            self._eval_env = self.env_factory.make_eval()
-        return {**run_episodes(self._eval_env, policy, episodes, seed), **out}
+        # with a recorder: Fig. 7.21's panel beside each frame
+        drawing = frame_probes(build_probes(self)) if recorder is not None else []
+        with self.eval_envs.open(render=recorder is not None) as env:
+            return {**run_episodes(env, policy, episodes, seed, recorder, probes=drawing), **out}
 
     def named_tensors(self) -> Tensors:
         return {"theta": self.theta}
@@ -391,8 +382,7 @@ class BookDistDQN(Algorithm):
     def close(self) -> None:
         if self.envs is not None:
             self.envs.close()
-        if self._eval_env is not None:
-            self._eval_env.close()
+        self.eval_envs.close()
 
 
 @register("algo", "dist_book")

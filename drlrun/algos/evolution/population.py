@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from drlrun.algos.base import Recorder, run_episodes
+from drlrun.algos.base import EvalEnvs, Recorder, run_episodes
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.vector import SyncVecEnv
 from drlrun.nets.flat import FlatParams
@@ -179,23 +179,14 @@ class VectorPlayer:
     render-capable one when recording a video."""
 
     def __init__(self, env_factory: EnvFactory, flat: FlatParams, actions: ActionMap):
-        self.env_factory, self.flat, self.actions = env_factory, flat, actions
-        self._eval_env: SyncVecEnv | None = None
+        self.flat, self.actions = flat, actions
+        self.envs = EvalEnvs(env_factory)
 
     def play(
         self, vector: np.ndarray, episodes: int, seed: int, recorder: Recorder | None = None
     ) -> dict[str, float]:
-        if recorder is not None:
-            env = self.env_factory.make_eval(render=True)
-            try:
-                return play_vector(env, self.flat, self.actions, vector, episodes, seed, recorder)
-            finally:
-                env.close()
-        if self._eval_env is None:
-            self._eval_env = self.env_factory.make_eval()
-        return play_vector(self._eval_env, self.flat, self.actions, vector, episodes, seed)
+        with self.envs.open(render=recorder is not None) as env:
+            return play_vector(env, self.flat, self.actions, vector, episodes, seed, recorder)
 
     def close(self) -> None:
-        if self._eval_env is not None:
-            self._eval_env.close()
-            self._eval_env = None
+        self.envs.close()

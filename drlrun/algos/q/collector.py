@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from drlrun.algos.base import run_episodes
+from drlrun.algos.base import EvalEnvs, run_episodes
 from drlrun.algos.q.losses.base import QLoss
 from drlrun.algos.q.losses.kernel import NumpyMLPActor, numpy_actor_supported
 from drlrun.envs.vector import SyncVecEnv, VecStep
@@ -160,9 +160,9 @@ class Evaluator:
     fresh actor; `current` is the actor of the episode being played (probes read it)."""
 
     def __init__(self, env_factory: Any, explorer: EpsilonGreedy, actor: Actor):
-        self.env_factory, self.explorer, self.actor = env_factory, explorer, actor
+        self.explorer, self.actor = explorer, actor
         self.current: Actor = actor
-        self._env: SyncVecEnv | None = None
+        self.envs = EvalEnvs(env_factory)
 
     def run(
         self,
@@ -178,20 +178,11 @@ class Evaluator:
             return self.explorer(obs, epsilon, rng, actor)
 
         try:
-            if recorder is not None:
-                env = self.env_factory.make_eval(render=True)
-                try:
-                    wrapped = _EpisodeStartEnv(env, actor)
-                    return run_episodes(wrapped, policy, episodes, seed, recorder, probes=probes)
-                finally:
-                    env.close()
-            if self._env is None:
-                self._env = self.env_factory.make_eval()
-            return run_episodes(_EpisodeStartEnv(self._env, actor), policy, episodes, seed)
+            with self.envs.open(render=recorder is not None) as env:
+                wrapped = _EpisodeStartEnv(env, actor)
+                return run_episodes(wrapped, policy, episodes, seed, recorder, probes=probes)
         finally:
             self.current = self.actor
 
     def close(self) -> None:
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        self.envs.close()

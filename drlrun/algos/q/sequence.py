@@ -23,8 +23,9 @@ from drlrun.nets.sequence import SequenceTorso
 
 if TYPE_CHECKING:
     from drlrun.algos.base import RunContext
-    from drlrun.algos.q.learner import QLearner, ReplayStorage
+    from drlrun.algos.q.learner import QLearner
     from drlrun.algos.q.params import QConfig
+    from drlrun.algos.q.replay import ReplayStorage
     from drlrun.envs.base import EnvFactory
 
 
