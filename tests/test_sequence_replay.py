@@ -257,7 +257,7 @@ def test_c51_panel_on_a_sequence_torso_reads_the_episode_so_far(tmp_path):
         built.env.close()
 
 
-@pytest.mark.parametrize("override", ["algo.positive_copies=5", "curiosity=rnd"])
+@pytest.mark.parametrize("override", ["+algo.positive_copies=5", "curiosity=rnd"])
 def test_sequence_replay_refuses_what_it_cannot_do_in_one_line(tmp_path, override):
     from drlrun.errors import DrlrunError
     from drlrun.session import build
