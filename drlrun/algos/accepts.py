@@ -97,7 +97,7 @@ def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any 
         choices = ", ".join(n for n in registry.names("net") if not is_stateful(n))
         raise DrlrunError(
             f"algo={algo} cannot use net={net}: it trains a feedforward policy, and a sequence "
-            f"torso keeps its memory only in algo=dqn's sequence learner; choose one of: {choices}"
+            f"torso keeps its memory only in the Q learner's sequence replay (algo=dqn ...); choose one of: {choices}"
         )
     if spec.nets == "own" and net not in (None, OWN_NET_DEFAULT):
         raise DrlrunError(

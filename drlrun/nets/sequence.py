@@ -2,7 +2,8 @@
 
 A sequence torso maps a batch of observation sequences and a carried state to per-step
 features. Acting calls it with T = 1 and keeps the state between env steps (reset at episode
-start); the sequence learner calls it on replayed windows starting from `initial_state`.
+start); the Q learner's sequence replay (algos/q/sequence.py) calls it on replayed windows
+starting from `initial_state`.
 """
 
 from __future__ import annotations
