@@ -101,6 +101,16 @@ def tiny_budget(algo: dict, env: str) -> list[str]:
     ]
 
 
+def episode_cap(env: str) -> list[str]:
+    """Short episodes for the slow emulators (GA/ES play whole episodes per generation); the
+    outcome of a pair does not depend on the episode length."""
+    if env in ("freeway", "freeway_ram"):
+        return ["env.max_episode_frames=400"]
+    if env in ("mario", "mario84"):
+        return ["env.max_episode_steps=100"]
+    return []
+
+
 class PairTimeout(Exception):
     """A pair ran past TIMEOUT_S."""
 
@@ -144,7 +154,7 @@ def run_pair(algo: str, env: str) -> Row:
         run_dir = Path(tmp)
         try:
             algo_cfg = OmegaConf.to_container(compose([f"algo={algo}"]).algo)
-            cfg = compose([f"algo={algo}", f"env={env}", *TOP, *tiny_budget(algo_cfg, env)])
+            cfg = compose([f"algo={algo}", f"env={env}", *TOP, *tiny_budget(algo_cfg, env), *episode_cap(env)])
         except (HydraException, OmegaConfBaseException) as err:
             return Row(algo, env, "refused", f"config: {one_line(err, run_dir)}")
         built = None

@@ -51,3 +51,53 @@ def test_an_impossible_net_is_one_line(tmp_path):
         with pytest.raises(DrlrunError) as err:
             build(compose(f"net={net}", f"env={env}"), tmp_path)
         assert "\n" not in str(err.value) and f"net={net}" in str(err.value)
+
+
+def test_a_tuned_pair_brings_its_settings_and_the_command_line_still_wins():
+    cfg = compose("algo=dist_dqn", "env=freeway")  # Dopamine's c51.gin on Atari pixels
+    assert cfg.net.name == "nature_cnn"
+    assert (cfg.algo.lr, cfg.algo.adam_eps, cfg.algo.v_min, cfg.algo.v_max) == (
+        2.5e-4,
+        3.125e-4,
+        -10.0,
+        10.0,
+    )
+    assert (cfg.algo.learning_starts, cfg.algo.target_update_every) == (20_000, 8_000)
+    assert cfg.budget.frames == 50_000_000 and cfg.eval.epsilon == 0.001
+    mine = compose("algo=dist_dqn", "env=freeway", "algo.lr=1e-3", "budget.frames=1000")
+    assert mine.algo.lr == 1e-3 and mine.budget.frames == 1000 and mine.algo.v_min == -10.0
+    qr = compose("algo=qr_dqn", "env=freeway")
+    assert (qr.algo.quantiles, qr.algo.n_step, qr.algo.lr) == (200, 3, 5e-5)
+    ram = compose("algo=dist_dqn", "env=freeway_ram")
+    assert ram.net.name == "mlp" and list(ram.net.hidden) == [256, 256]
+    assert (ram.algo.v_min, ram.budget.frames) == (-10.0, 150_000)
+    assert compose("algo=mfq", "env=ising2d").algo.temperature == 0.1  # ch9_ising2d_fixed's
+
+
+def test_every_preset_brings_its_own_settings_instead_of_a_tuned_pair():
+    from pathlib import Path
+
+    presets = Path(__file__).resolve().parents[1] / "drlrun" / "conf" / "experiment"
+    for preset in sorted(presets.glob("*.yaml")):
+        assert "- override /tuned: none" in preset.read_text(), preset.name
+
+
+def test_the_headline_command_trains_evaluates_and_checkpoints(tmp_path):
+    """`drlrun algo=dist_dqn env=freeway` with its tuned settings, cut to a few hundred frames."""
+    import json
+
+    from tests.conftest import run_cli
+
+    out = run_cli(
+        ["algo=dist_dqn", "env=freeway", "budget.frames=320", "algo.learning_starts=200",
+         "algo.buffer_size=1000", "eval.every=160", "eval.episodes=1",
+         "env.max_episode_frames=400", "checkpoint.every=160", "log.progress=false",
+         "hydra.run.dir=run"],
+        tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["eval_episodes"] == 1
+    assert "loss" in (run / "metrics.csv").read_text().splitlines()[0]
+    assert len(list((run / "checkpoints").glob("ckpt_*.pt"))) >= 2
