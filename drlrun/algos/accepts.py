@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+import yaml
 
 from drlrun import registry
 from drlrun.envs.base import TaskKind
@@ -18,7 +21,8 @@ from drlrun.nets.sequence import is_stateful
 
 F = TypeVar("F", bound=Callable[..., Any])
 NetUse = Literal["any", "feedforward", "own"]
-OWN_NET_DEFAULT = "mlp"  # the root config's net, which an algorithm with its own network ignores
+OWN_NET_DEFAULT = "mlp"  # the torso of vector envs, which an algorithm with its own network ignores
+FOR_ENV = Path(__file__).resolve().parents[1] / "conf" / "net" / "for_env"
 TASK_IS = {  # "env=X is ..."
     "teams": "multi-agent",
     "dataset": "a labelled dataset, not an environment",
@@ -68,6 +72,17 @@ def declared(algo: str) -> Accepts:
     return getattr(registry.lookup("algo", algo), "accepts", DEFAULT)
 
 
+def observation_net(env: str | None) -> str | None:
+    """The torso env `env`'s observation selects when no net is named (conf/net/for_env/)."""
+    path = FOR_ENV / f"{env}.yaml"
+    if env is None or not path.exists():
+        return None
+    for entry in yaml.safe_load(path.read_text()).get("defaults", []):
+        if isinstance(entry, str) and entry.startswith("/net/"):
+            return entry.removeprefix("/net/").split("@")[0]
+    return None
+
+
 def _either(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
@@ -90,8 +105,9 @@ def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any 
     algo = algo_cfg if isinstance(algo_cfg, str) else algo_cfg.get("name")
     net = None if net_cfg is None else net_cfg.get("name")
     curiosity = "none" if curiosity_cfg is None else curiosity_cfg.get("name", "none")
-    if env_cfg is not None:
-        check_task(algo, env_cfg if isinstance(env_cfg, str) else env_cfg.get("name"))
+    env = None if env_cfg is None else env_cfg if isinstance(env_cfg, str) else env_cfg.get("name")
+    if env is not None:
+        check_task(algo, env)
     spec = declared(algo)
     if spec.nets == "feedforward" and is_stateful(net):
         choices = ", ".join(n for n in registry.names("net") if not is_stateful(n))
@@ -99,7 +115,7 @@ def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any 
             f"algo={algo} cannot use net={net}: it trains a feedforward policy, and a sequence "
             f"torso keeps its memory only in the Q learner's sequence replay (algo=dqn ...); choose one of: {choices}"
         )
-    if spec.nets == "own" and net not in (None, OWN_NET_DEFAULT):
+    if spec.nets == "own" and net not in (None, OWN_NET_DEFAULT, observation_net(env)):
         raise DrlrunError(
             f"algo={algo} builds its own network (algo.hidden); net={net} would be ignored: "
             "drop the net= override"

@@ -157,7 +157,14 @@ class BookDistDQN(Algorithm):
         self.torch_gen = torch.Generator().manual_seed(ctx.seed)
         self.support = make_support(p.v_min, p.v_max, p.atoms)
         self.actions = 3 if p.task == "synthetic" else int(env.action_space.n)
+        if p.task != "synthetic" and len(env.observation_space.shape) != 1:
+            raise DrlrunError(
+                f"algo=dist_book is the book's flat-vector network (Listing 7.6) and needs a "
+                f"vector observation (env=freeway_ram); env={env.name} has shape "
+                f"{env.observation_space.shape}: for images use algo=dist_dqn"
+            )
         inputs = 128 if p.task == "synthetic" else int(np.prod(env.observation_space.shape))
+        self.inputs = inputs
         self.shapes = layer_shapes(p, inputs, self.actions)
         n = param_count(self.shapes)
         self.theta = (torch.randn(n, generator=self.torch_gen) * p.init_scale).requires_grad_()
@@ -189,7 +196,7 @@ class BookDistDQN(Algorithm):
         return dist_forward(x, theta, self.shapes, len(self.p.hidden))
 
     def preprocess(self, obs: np.ndarray) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1, 128)
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1, self.inputs)
         return F.normalize(x, dim=1) if self.p.state_norm == "l2" else x / 255.0
 
     def expected(self, probs: torch.Tensor) -> torch.Tensor:
