@@ -154,7 +154,9 @@ def run_pair(algo: str, env: str) -> Row:
         run_dir = Path(tmp)
         try:
             algo_cfg = OmegaConf.to_container(compose([f"algo={algo}"]).algo)
-            cfg = compose([f"algo={algo}", f"env={env}", *TOP, *tiny_budget(algo_cfg, env), *episode_cap(env)])
+            cfg = compose(
+                [f"algo={algo}", f"env={env}", *TOP, *tiny_budget(algo_cfg, env), *episode_cap(env)]
+            )
         except (HydraException, OmegaConfBaseException) as err:
             return Row(algo, env, "refused", f"config: {one_line(err, run_dir)}")
         built = None
@@ -238,7 +240,8 @@ def markdown(rows: list[Row]) -> str:
         "Which `algo=A env=E` pairs run and which are refused, at a tiny budget with at least one",
         "update (`python scripts/matrix.py --out tests/matrix/expected.csv --md docs/matrix.md`;",
         "`--check tests/matrix/expected.csv` compares). Pairs run with the algo's and env's",
-        "defaults (net=mlp unless the algo picks its own), seed 0, CPU.",
+        "defaults (the torso the observation picks unless the algo picks its own, and the pair's",
+        "tuned settings), seed 0, CPU.",
         "",
         ", ".join(f"{k}: {v}" for k, v in counts.items() if v or k != "timeout"),
         "",

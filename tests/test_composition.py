@@ -101,3 +101,18 @@ def test_the_headline_command_trains_evaluates_and_checkpoints(tmp_path):
     assert summary["status"] == "finished" and summary["eval_episodes"] == 1
     assert "loss" in (run / "metrics.csv").read_text().splitlines()[0]
     assert len(list((run / "checkpoints").glob("ckpt_*.pt"))) >= 2
+
+
+def test_own_network_algos_accept_the_rules_torso_and_refuse_an_explicit_one(tmp_path):
+    from drlrun.algos.accepts import check_choices
+    from drlrun.errors import DrlrunError
+    from drlrun.session import build
+
+    cfg = compose("algo=dist_book", "env=doorkey")  # the rule picked grid_cnn; nobody named it
+    check_choices(cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env)
+    with pytest.raises(DrlrunError, match="flat-vector network") as err:
+        build(cfg, tmp_path)  # the book's net reads vectors only: one line, not a reshape crash
+    assert "\n" not in str(err.value)
+    named = compose("algo=mfq", "env=ising2d", "net=nature_cnn")
+    with pytest.raises(DrlrunError, match="builds its own network"):
+        check_choices(named.algo, named.net, named.get("curiosity"), named.env)
