@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from drlrun.errors import DrlrunError
@@ -60,6 +61,14 @@ def functional_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 def activation(name: str) -> nn.Module:
     return get_activation(name).module()
+
+
+def one_hot_codes(obs: torch.Tensor, levels: tuple[int, ...]) -> torch.Tensor:
+    """(batch, C, H, W) integer codes -> (batch, sum(levels), H, W) floats, channel c one-hot
+    over its `levels[c]` categories (MiniGrid's object / colour / state indices)."""
+    codes = obs.long()
+    parts = [F.one_hot(codes[:, c].clamp(0, n - 1), n) for c, n in enumerate(levels)]
+    return torch.cat(parts, dim=-1).permute(0, 3, 1, 2).float()
 
 
 class Torso(nn.Module):

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from drlrun.errors import DrlrunError
-from drlrun.nets.base import Torso
+from drlrun.nets.base import Torso, one_hot_codes
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -58,9 +57,7 @@ class GridCNN(Torso):
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """(batch, channels, H, W) floats from either encoding."""
         if self.levels:
-            codes = obs.long()
-            parts = [F.one_hot(codes[:, c].clamp(0, n - 1), n) for c, n in enumerate(self.levels)]
-            return torch.cat(parts, dim=-1).permute(0, 3, 1, 2).float()
+            return one_hot_codes(obs, self.levels)
         x = self.prepare(obs)
         h, w, c = x.shape[-3], x.shape[-2], x.shape[-1]
         x = x.reshape(len(x), -1, h, w, c).permute(0, 1, 4, 2, 3)  # stack, C, H, W

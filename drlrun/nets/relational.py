@@ -20,7 +20,7 @@ from einops import rearrange
 from torch import nn
 
 from drlrun.errors import DrlrunError
-from drlrun.nets.base import Torso
+from drlrun.nets.base import Torso, one_hot_codes
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -169,9 +169,7 @@ class RelationalTorso(Torso):
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         """The network's input from raw observations (one-hot, fixed scale or per-state max)."""
         if self.levels:
-            codes = obs.long()
-            parts = [F.one_hot(codes[:, c].clamp(0, n - 1), n) for c, n in enumerate(self.levels)]
-            return torch.cat(parts, dim=-1).permute(0, 3, 1, 2).float()
+            return one_hot_codes(obs, self.levels)
         if self.p.encoding == "max":
             x = obs.float()
             return x / x.flatten(1).amax(dim=1).clamp_min(1e-8).view(-1, 1, 1, 1)
