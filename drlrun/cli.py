@@ -28,7 +28,17 @@ from drlrun.sweep.failures import record_failure
 from drlrun.sweep.result import JobResult
 
 log = logging.getLogger("drlrun")
-GROUPS = ("algo", "net", "env", "device", "experiment", "replay", "curiosity")
+GROUPS = (
+    "algo",
+    "net",
+    "env",
+    "device",
+    "experiment",
+    "replay",
+    "curiosity",
+    "tuned",
+    "book_switches",
+)
 _GROUP_ARG = re.compile(r"^\+{0,2}(?P<group>[a-z_]+)=(?P<value>[^\s]+)$")
 
 

@@ -116,3 +116,11 @@ def test_own_network_algos_accept_the_rules_torso_and_refuse_an_explicit_one(tmp
     named = compose("algo=mfq", "env=ising2d", "net=nature_cnn")
     with pytest.raises(DrlrunError, match="builds its own network"):
         check_choices(named.algo, named.net, named.get("curiosity"), named.env)
+
+
+def test_an_unknown_tuned_pair_is_one_line_not_silently_ignored(tmp_path):
+    from tests.conftest import run_cli
+
+    out = run_cli(["tuned=bogus", "hydra.run.dir=run"], tmp_path)
+    assert out.returncode == 2 and "unknown tuned 'bogus'" in out.stderr
+    assert not (tmp_path / "run").exists()
