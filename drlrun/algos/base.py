@@ -15,7 +15,7 @@ import torch
 
 from drlrun.envs.vector import Episode, SyncVecEnv
 from drlrun.errors import DrlrunError
-from drlrun.viz.probe import FrameView, Probe
+from drlrun.viz.probe import FrameView, Probe, frame_probes
 
 if TYPE_CHECKING:
     from drlrun.replay_store import RingReplay
@@ -172,7 +172,7 @@ def run_episodes(
     probe's `frame` (drlrun.viz.probe) has drawn on it in order."""
     rng = np.random.default_rng(seed)
     finished: list[Episode] = []
-    drawing = [p for p in probes if p.draws_frames()] if recorder is not None else []
+    drawing = frame_probes(probes) if recorder is not None else []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         prev_obs = prev_action = None

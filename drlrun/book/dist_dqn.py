@@ -27,7 +27,7 @@ from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
-from drlrun.viz.probe import build_probes, frame_probes
+from drlrun.viz.probe import build_probes
 
 
 @dataclass
@@ -340,7 +340,9 @@ class BookDistDQN(Algorithm):
                 return self.expected(self.forward(self.preprocess(obs))).argmax(1).numpy()
 
         # with a recorder: Fig. 7.21's panel beside each frame
-        drawing = frame_probes(build_probes(self)) if recorder is not None else []
+        drawing = (
+            build_probes(self) if recorder is not None else []
+        )  # run_episodes picks frame ones
         with self.eval_envs.open(render=recorder is not None) as env:
             return {**run_episodes(env, policy, episodes, seed, recorder, probes=drawing), **out}
 

@@ -42,6 +42,7 @@ from drlrun.nets.heads import QNetwork, make_head
 from drlrun.nets.sequence import is_stateful
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
+from drlrun.viz.probe import build_probes
 
 MIN_FRAMES_PER_STEP = 64
 
@@ -227,10 +228,7 @@ class QLearner(Algorithm):
     # --- evaluation -------------------------------------------------------------------------
     def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None):
         if recorder is not None:
-            from drlrun.viz.probe import build_probes
-
-            probes = build_probes(self)
-            return self.evaluator.run(episodes, seed, epsilon, recorder, probes)
+            return self.evaluator.run(episodes, seed, epsilon, recorder, build_probes(self))
         out = self.evaluator.run(episodes, seed, epsilon)
         for transform in self.transforms:
             out.update(transform.summary())  # train max x_pos, intrinsic return
