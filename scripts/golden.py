@@ -1,8 +1,10 @@
 """Record or check the golden runs (tests/golden): `record [CASE...]` / `check [CASE...]`.
 
-record rewrites tests/golden/data/<case>.csv from a fresh run; use it only for a deliberate
-change of behaviour, committed with the keys (defaults) it changes. check compares each case's
-metrics.csv byte for byte and prints the first differing row; exit 1 on any mismatch.
+record rewrites tests/golden/data/<platform>/<case>.csv (this machine's numeric platform,
+harness.platform()) from a fresh run; use it for a new platform, or for a deliberate change of
+behaviour committed with the keys (defaults) it changes. check compares each case's metrics.csv
+with this platform's recording byte for byte and prints the first differing row; exit 1 on any
+mismatch or a missing recording.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.golden.cases import CASES  # noqa: E402
-from tests.golden.harness import first_difference, recorded_path, run_case  # noqa: E402
+from tests.golden.harness import compare, recorded_path, run_case  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"record {name} ({run.seconds:.1f} s, {rows} rows)")
         else:
             path = recorded_path(name)
-            diff = (
-                first_difference(path.read_bytes(), run.metrics)
-                if path.exists()
-                else "no recorded file"
-            )
+            diff = compare(name, run.metrics) if path.exists() else f"no recording {path}"
             print(f"{'ok    ' if diff is None else 'DIFF  '} {name} ({run.seconds:.1f} s)")
             if diff is not None:
                 print(diff)
