@@ -103,19 +103,71 @@ def test_the_headline_command_trains_evaluates_and_checkpoints(tmp_path):
     assert len(list((run / "checkpoints").glob("ckpt_*.pt"))) >= 2
 
 
-def test_own_network_algos_accept_the_rules_torso_and_refuse_an_explicit_one(tmp_path):
+def test_whole_network_algos_take_their_net_from_the_net_group_and_refuse_others(tmp_path):
     from drlrun.algos.accepts import check_choices
     from drlrun.errors import DrlrunError
     from drlrun.session import build
 
-    cfg = compose("algo=dist_book", "env=doorkey")  # the rule picked grid_cnn; nobody named it
-    check_choices(cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env)
+    # MF-Q's team network is net=team_mlp: its shape comes from net.*, the game's sizes from MF-Q
+    cfg = compose("algo=mfq", "env=ising2d", "net.hidden=[16,8]", "net.activation=tanh")
+    assert cfg.net.name == "team_mlp"
+    built = build(cfg, tmp_path / "mfq")
+    try:
+        net = built.algo.learners[0].net
+        assert [tuple(w.shape[1:]) for w in net.weights] == [
+            (2, 16),
+            (16, 8),
+            (8, 2),
+        ]  # mean action in, 2 spins out
+        assert net.act is torch.tanh
+    finally:
+        built.algo.close()
+    # the book's Dist-DQN network is net=book_dist: 128 -> 50 -> 3 x 51 holds 6,400 + 7,650
+    cfg = compose("+experiment=ch7_freeway_fixed", "net.hidden=[50]")
+    built = build(cfg, tmp_path / "dist_book")
+    try:
+        assert built.algo.n_params == 128 * 50 + 3 * 50 * 51
+    finally:
+        built.algo.close()
+    cfg = compose("algo=dist_book", "env=doorkey")
     with pytest.raises(DrlrunError, match="flat-vector network") as err:
-        build(cfg, tmp_path)  # the book's net reads vectors only: one line, not a reshape crash
+        build(cfg, tmp_path / "doorkey")  # the book's net reads vectors only: one line
     assert "\n" not in str(err.value)
     named = compose("algo=mfq", "env=ising2d", "net=nature_cnn")
-    with pytest.raises(DrlrunError, match="builds its own network"):
+    with pytest.raises(DrlrunError, match="built on its own network, net=team_mlp") as err:
         check_choices(named.algo, named.net, named.get("curiosity"), named.env)
+    assert "\n" not in str(err.value)
+    torso_user = compose("algo=dqn", "env=cartpole", "net=team_mlp")
+    with pytest.raises(DrlrunError, match="whole network of algo=iq, .*mfq.*not a torso"):
+        check_choices(torso_user.algo, torso_user.net, None, torso_user.env)
+
+
+def test_curiosity_encoder_net_copies_the_net_groups_torso(tmp_path):
+    from drlrun.nets.mlp import MLP
+
+    cfg = compose(
+        "algo=dqn", "env=cartpole", "curiosity=icm", "curiosity.encoder=net",
+        "net=mlp", "net.hidden=[32]",
+    )  # fmt: skip
+    built = build_quiet(cfg, tmp_path)
+    try:
+        phi = built.algo.curiosity.module.phi
+        assert isinstance(phi, MLP) and phi.out_features == 32
+        assert phi is not built.algo.online.torso  # a copy with its own weights
+    finally:
+        built.algo.close()
+    auto = build_quiet(compose("algo=dqn", "env=cartpole", "curiosity=icm"), tmp_path / "auto")
+    try:
+        assert auto.algo.curiosity.module.phi.out_features == 288  # the 2-layer ELU encoder
+    finally:
+        auto.algo.close()
+
+
+def build_quiet(cfg, run_dir):
+    from drlrun.session import build
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return build(cfg, run_dir)
 
 
 def test_an_unknown_tuned_pair_is_one_line_not_silently_ignored(tmp_path):

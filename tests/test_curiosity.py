@@ -13,7 +13,13 @@ import torch
 
 from drlrun.algos.q.losses.base import TDBatch
 from drlrun.algos.q.params import QParams
-from drlrun.algos.q.transforms.curiosity import ICM, RND, CuriosityParams, build_curiosity
+from drlrun.algos.q.transforms.curiosity import (
+    ICM,
+    RND,
+    CuriosityParams,
+    build_curiosity,
+    encoder_factory,
+)
 from drlrun.book.icm_dqn import BookICMParams, BookICMQ
 from drlrun.errors import DrlrunError
 from drlrun.nets.heads import LinearHead, QNetwork
@@ -29,12 +35,20 @@ def _image_env(shape=BOOK_SHAPE) -> SimpleNamespace:
     return SimpleNamespace(observation_space=space, kind="image", obs_scale=255.0, name="img")
 
 
+def _icm(env: SimpleNamespace, p: CuriosityParams, n_actions: int = 12) -> ICM:
+    return ICM(encoder_factory(p, env, None), n_actions, p)
+
+
+def _rnd(env: SimpleNamespace, p: CuriosityParams) -> RND:
+    return RND(encoder_factory(p, env, None), p)
+
+
 def _count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
 def test_icm_shapes_and_parameter_counts_match_the_inventory() -> None:
-    icm = ICM(_image_env(), 12, CuriosityParams())
+    icm = _icm(_image_env(), CuriosityParams())
     assert icm.phi.out_features == 288  # 42 -> 21 -> 11 -> 6 -> 3, 32 * 3 * 3
     assert _count(icm.phi) == 28_640
     assert _count(icm.inverse) == 150_796
@@ -59,7 +73,7 @@ def _grad_norm(module: torch.nn.Module) -> float:
 
 def test_forward_loss_leaves_the_encoder_and_inverse_loss_trains_it() -> None:
     torch.manual_seed(0)
-    icm = ICM(_image_env(), 12, CuriosityParams())
+    icm = _icm(_image_env(), CuriosityParams())
     _, fwd, inv = icm.losses(*_transition(0))
     fwd.mean().backward(retain_graph=True)
     assert _grad_norm(icm.phi) == 0.0 and _grad_norm(icm.forward_model) > 0
@@ -71,8 +85,8 @@ def test_forward_loss_leaves_the_encoder_and_inverse_loss_trains_it() -> None:
 
 def test_book_loss_weighting_swaps_forward_and_inverse() -> None:
     fwd, inv = torch.tensor([2.0]), torch.tensor([10.0])
-    paper = ICM(_image_env(), 12, CuriosityParams(beta=0.2))
-    book = ICM(_image_env(), 12, CuriosityParams(beta=0.2, loss_weights="book"))
+    paper = _icm(_image_env(), CuriosityParams(beta=0.2))
+    book = _icm(_image_env(), CuriosityParams(beta=0.2, loss_weights="book"))
     assert paper.aux_loss(fwd, inv).item() == pytest.approx(0.8 * 10 + 0.2 * 2)
     assert book.aux_loss(fwd, inv).item() == pytest.approx(0.8 * 2 + 0.2 * 10)
 
@@ -92,7 +106,7 @@ def _train(module, steps: int, batch) -> None:
 
 def test_icm_reward_is_larger_on_a_novel_transition_than_on_a_fitted_one() -> None:
     torch.manual_seed(0)
-    icm = ICM(_image_env(SMALL), 12, CuriosityParams(inverse_scale=1.0))
+    icm = _icm(_image_env(SMALL), CuriosityParams(inverse_scale=1.0))
     seen, novel = _transition(1, shape=SMALL), _transition(2, shape=SMALL)
     _train(icm, 100, seen)
     with torch.no_grad():
@@ -103,7 +117,7 @@ def test_icm_reward_is_larger_on_a_novel_transition_than_on_a_fitted_one() -> No
 
 def test_rnd_reward_falls_on_repeated_states() -> None:
     torch.manual_seed(0)
-    rnd = RND(_image_env(SMALL), CuriosityParams(l2_normalize_input=False))
+    rnd = _rnd(_image_env(SMALL), CuriosityParams(l2_normalize_input=False))
     batch = _transition(3, shape=SMALL)
     with torch.no_grad():
         before = rnd.losses(batch[2])[0].mean().item()

@@ -13,11 +13,9 @@ from drlrun.book.dist_dqn import (
     BookDistParams,
     atom_index,
     book_epsilon_step,
-    dist_forward,
-    layer_shapes,
-    param_count,
     update_dist,
 )
+from drlrun.nets.book_dist import BookDistNetFactory, BookDistNetParams
 from drlrun.viz.probe import FrameView, build_probes, frame_probes
 from tests.conftest import run_config
 
@@ -79,11 +77,10 @@ def test_update_dist_demonstrations():
 
 
 def test_network_has_19125_parameters_and_outputs_distributions():
-    p = BookDistParams()
-    shapes = layer_shapes(p, 128, 3)
-    assert param_count(shapes) == 19_125
+    net = BookDistNetFactory(BookDistNetParams()).make(inputs=128, actions=3, atoms=51)
+    assert net.n_params == 19_125
     theta = torch.randn(19_125) / 10
-    out = dist_forward(torch.randn(5, 128), theta, shapes, 2)
+    out = net.forward(torch.randn(5, 128), theta)
     assert out.shape == (5, 3, 51)
     torch.testing.assert_close(out.sum(2), torch.ones(5, 3))
 

@@ -214,7 +214,7 @@ def test_order_parameter_pools_seeds_per_temperature():
 
 
 def test_mfac_trains_its_actor_on_the_ising_grid(tmp_path):
-    overrides = ["algo=mfac", "env=ising2d", "algo.use_obs=false", "algo.hidden=[10]",
+    overrides = ["algo=mfac", "env=ising2d", "algo.use_obs=false", "net.hidden=[10]",
                  "budget.frames=20", "eval.every=0", "eval.episodes=1", "log.every=10",
                  "algo.learning_starts=100", "algo.batch_size=64"]  # fmt: skip
     summary, algo = run_config(overrides, tmp_path)

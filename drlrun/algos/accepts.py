@@ -1,28 +1,26 @@
 """What each algorithm family can use, declared on its builder and checked before anything is
 built: the kind of task it learns from (an env, a team env, a dataset, a fitness target; env
 builders declare theirs with `@provides`), GA/ES evolve feedforward policies (a sequence torso
-would run without its memory), MF-Q and the book's Dist-DQN build their own networks, and only
-DQN-family learners take a curiosity module. Without the check such choices were silently
+would run without its memory), MF-Q and the book's Dist-DQN take only their own whole network
+from the `net` group (net=team_mlp, net=book_dist), and only DQN-family learners take a curiosity
+module. Without the check such choices were silently
 ignored or failed obscurely."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, TypeVar
-
-import yaml
 
 from drlrun import registry
 from drlrun.envs.base import TaskKind
 from drlrun.errors import DrlrunError
+from drlrun.nets.base import is_whole_network
 from drlrun.nets.sequence import is_stateful
 
 F = TypeVar("F", bound=Callable[..., Any])
-NetUse = Literal["any", "feedforward", "own"]
-OWN_NET_DEFAULT = "mlp"  # the torso of vector envs, which an algorithm with its own network ignores
-FOR_ENV = Path(__file__).resolve().parents[1] / "conf" / "net" / "for_env"
+# any torso, feedforward torsos only, or exactly the named (whole) networks
+NetUse = Literal["any", "feedforward"] | tuple[str, ...]
 TASK_IS = {  # "env=X is ..."
     "teams": "multi-agent",
     "dataset": "a labelled dataset, not an environment",
@@ -43,8 +41,8 @@ def task_kind(env: str) -> str:
 
 @dataclass(frozen=True)
 class Accepts:
-    """`nets`: any torso, feedforward ones only (no lstm/transformer/memory), or none (`own`:
-    the network comes from algo.*); `curiosity`: whether curiosity=icm|rnd applies; `tasks`:
+    """`nets`: any torso, feedforward ones only (no lstm/transformer/memory), or the names of
+    the whole networks it is built for (marked `@whole_network`, e.g. `("team_mlp",)`); `curiosity`: whether curiosity=icm|rnd applies; `tasks`:
     the kinds of env-slot object it learns from."""
 
     nets: NetUse = "any"
@@ -72,15 +70,9 @@ def declared(algo: str) -> Accepts:
     return getattr(registry.lookup("algo", algo), "accepts", DEFAULT)
 
 
-def observation_net(env: str | None) -> str | None:
-    """The torso env `env`'s observation selects when no net is named (conf/net/for_env/)."""
-    path = FOR_ENV / f"{env}.yaml"
-    if env is None or not path.exists():
-        return None
-    for entry in yaml.safe_load(path.read_text()).get("defaults", []):
-        if isinstance(entry, str) and entry.startswith("/net/"):
-            return entry.removeprefix("/net/").split("@")[0]
-    return None
+def _named_nets(algo: str) -> tuple[str, ...]:
+    nets = declared(algo).nets
+    return nets if isinstance(nets, tuple) else ()
 
 
 def _either(words: list[str]) -> str:
@@ -109,16 +101,26 @@ def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any 
     if env is not None:
         check_task(algo, env)
     spec = declared(algo)
+    if isinstance(spec.nets, tuple):
+        if net not in spec.nets:
+            raise DrlrunError(
+                f"algo={algo} is built on its own network, net={_either(list(spec.nets))} "
+                f"(its shape under net.*); net={net} cannot be used: drop the net= override"
+            )
+    elif is_whole_network(net):
+        owners = [f"algo={a}" for a in registry.names("algo") if net in _named_nets(a)]
+        torsos = ", ".join(n for n in registry.names("net") if not is_whole_network(n))
+        raise DrlrunError(
+            f"net={net} is the whole network of {_either(owners)}, not a torso; algo={algo} "
+            f"takes one of: {torsos}"
+        )
     if spec.nets == "feedforward" and is_stateful(net):
-        choices = ", ".join(n for n in registry.names("net") if not is_stateful(n))
+        choices = ", ".join(
+            n for n in registry.names("net") if not is_stateful(n) and not is_whole_network(n)
+        )
         raise DrlrunError(
             f"algo={algo} cannot use net={net}: it trains a feedforward policy, and a sequence "
             f"torso keeps its memory only in the Q learner's sequence replay (algo=dqn ...); choose one of: {choices}"
-        )
-    if spec.nets == "own" and net not in (None, OWN_NET_DEFAULT, observation_net(env)):
-        raise DrlrunError(
-            f"algo={algo} builds its own network (algo.hidden); net={net} would be ignored: "
-            "drop the net= override"
         )
     if curiosity != "none" and not spec.curiosity:
         takers = [a for a in registry.names("algo") if declared(a).curiosity]

@@ -25,7 +25,7 @@ from drlrun.algos.q.losses.c51 import make_support, project_categorical
 from drlrun.envs.base import EnvFactory
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
-from drlrun.registry import register
+from drlrun.registry import build, register
 from drlrun.seeding import generator_state, set_generator_state
 from drlrun.viz.probe import build_probes
 
@@ -33,12 +33,10 @@ from drlrun.viz.probe import build_probes
 @dataclass
 class BookDistParams:
     task: Literal["freeway", "synthetic"] = "freeway"
-    # distribution and network (Listing 7.6): 128 -> 100 -> 25 -> actions x atoms, SELU, no bias
+    # the distribution's support; the network (Listing 7.6) is net=book_dist (nets/book_dist.py)
     v_min: float = -10.0
     v_max: float = 10.0
     atoms: int = 51
-    hidden: list[int] = field(default_factory=lambda: [100, 25])
-    init_scale: float = 0.1  # theta = randn / 10
     # learning (Listings 7.13-7.14)
     lr: float = 1e-4
     gamma: float = 0.1  # update_dist's concentration ("how far the prior moves"), not a discount
@@ -111,36 +109,6 @@ def degenerate(rewards: torch.Tensor, v_min: float, v_max: float, atoms: int) ->
     return F.one_hot(atom_index(rewards, v_min, v_max, atoms), atoms).float()
 
 
-# --- the flat-vector network (Listing 7.6) -------------------------------------------------------
-def layer_shapes(p: BookDistParams, inputs: int, actions: int) -> list[tuple[int, int]]:
-    dims = [inputs, *p.hidden]
-    shapes = [(dims[j], dims[j + 1]) for j in range(len(dims) - 1)]
-    return shapes + [(dims[-1], p.atoms)] * actions
-
-
-def param_count(shapes: list[tuple[int, int]]) -> int:
-    return sum(a * b for a, b in shapes)
-
-
-def unpack(theta: torch.Tensor, shapes: list[tuple[int, int]]) -> list[torch.Tensor]:
-    """Views of the flat vector as the listed (in, out) weight matrices, in order."""
-    out, start = [], 0
-    for a, b in shapes:
-        out.append(theta[start : start + a * b].view(a, b))
-        start += a * b
-    return out
-
-
-def dist_forward(x: torch.Tensor, theta: torch.Tensor, shapes, hidden_layers: int) -> torch.Tensor:
-    """(B, inputs) -> (B, actions, atoms) probabilities: SELU hidden layers, one head per action."""
-    weights = unpack(theta, shapes)
-    h = x
-    for w in weights[:hidden_layers]:
-        h = F.selu(h @ w)
-    logits = torch.stack([h @ w for w in weights[hidden_layers:]], dim=1)
-    return logits.softmax(dim=2)
-
-
 def book_epsilon_step(eps: float, step: int, p: BookDistParams) -> float:
     """One step of the book's schedule: eps -= 1 / (1000 log2 i) for i > 100 while eps > min."""
     if step > p.eps_decay_after and eps > p.eps_min:
@@ -153,9 +121,10 @@ class BookDistDQN(Algorithm):
 
     def __init__(self, p: BookDistParams, env: EnvFactory, ctx: RunContext):
         self.p, self.env_factory, self.ctx = p, env, ctx
+        self.device = ctx.device
         self.rng = np.random.default_rng(ctx.seed)
         self.torch_gen = torch.Generator().manual_seed(ctx.seed)
-        self.support = make_support(p.v_min, p.v_max, p.atoms)
+        self.support = make_support(p.v_min, p.v_max, p.atoms).to(self.device)
         self.actions = 3 if p.task == "synthetic" else int(env.action_space.n)
         if p.task != "synthetic" and len(env.observation_space.shape) != 1:
             raise DrlrunError(
@@ -165,9 +134,8 @@ class BookDistDQN(Algorithm):
             )
         inputs = 128 if p.task == "synthetic" else int(np.prod(env.observation_space.shape))
         self.inputs = inputs
-        self.shapes = layer_shapes(p, inputs, self.actions)
-        n = param_count(self.shapes)
-        self.theta = (torch.randn(n, generator=self.torch_gen) * p.init_scale).requires_grad_()
+        self.net = build("net", ctx.net_cfg).make(inputs, self.actions, p.atoms)  # net=book_dist
+        self.theta = self.net.init(self.torch_gen, self.device)
         self.theta_target = self.theta.detach().clone()
         self.frames = 0
         self.step_index = 0
@@ -178,7 +146,7 @@ class BookDistDQN(Algorithm):
         self.eval_envs = EvalEnvs(env)
         self.envs = None
         if p.task == "synthetic":
-            self.states = torch.randn(2, inputs, generator=self.torch_gen) / 10
+            self.states = (torch.randn(2, inputs, generator=self.torch_gen) / 10).to(self.device)
         else:
             self.envs = env.make_vec()
             if self.envs.num_envs != 1:
@@ -193,10 +161,11 @@ class BookDistDQN(Algorithm):
 
     def forward(self, x: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
         theta = self.theta if theta is None else theta
-        return dist_forward(x, theta, self.shapes, len(self.p.hidden))
+        return self.net.forward(x, theta)
 
     def preprocess(self, obs: np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(np.asarray(obs), dtype=torch.float32).reshape(-1, self.inputs)
+        x = x.to(self.device)
         return F.normalize(x, dim=1) if self.p.state_norm == "l2" else x / 255.0
 
     def expected(self, probs: torch.Tensor) -> torch.Tensor:
@@ -212,7 +181,7 @@ class BookDistDQN(Algorithm):
         """The target distributions (B, A, K) and the mask of rows the loss uses (B, A)."""
         p = self.p
         b = len(actions)
-        rows = torch.arange(b)
+        rows = torch.arange(b, device=self.device)
         nxt = actions if p.next_action == "taken" else self.expected(next_probs).argmax(1)
         source = next_probs[rows, nxt]
         terminal = rewards != -1 if p.terminal == "reward" else dones
@@ -226,7 +195,7 @@ class BookDistDQN(Algorithm):
             row = project_categorical(source, rewards, discounts, self.support)
         target = next_probs.clone()
         target[rows, actions] = row
-        mask = torch.ones(b, self.actions)
+        mask = torch.ones(b, self.actions, device=self.device)
         if p.untaken_rows == "masked":
             mask = F.one_hot(actions, self.actions).float()
         return target, mask
@@ -267,8 +236,9 @@ class BookDistDQN(Algorithm):
         p = self.p
         actions = torch.tensor(p.synthetic_actions)
         noise = torch.randn(len(actions), generator=self.torch_gen) * p.synthetic_noise
-        rewards = torch.tensor(p.synthetic_rewards) + noise
-        dones = torch.zeros(len(actions), dtype=torch.bool)
+        rewards = (torch.tensor(p.synthetic_rewards) + noise).to(self.device)
+        dones = torch.zeros(len(actions), dtype=torch.bool, device=self.device)
+        actions = actions.to(self.device)
         loss = self.learn(self.states, actions, rewards, self.states, dones)
         return {"loss": loss}
 
@@ -302,10 +272,10 @@ class BookDistDQN(Algorithm):
             idx = self.rng.integers(0, len(self.replay), size=p.batch_size)  # with replacement
             batch = [self.replay[j] for j in idx]
             s = self.preprocess(np.stack([e[0] for e in batch]))
-            a = torch.tensor([e[1] for e in batch])
-            r = torch.tensor([e[2] for e in batch], dtype=torch.float32)
+            a = torch.tensor([e[1] for e in batch], device=self.device)
+            r = torch.tensor([e[2] for e in batch], dtype=torch.float32, device=self.device)
             s2 = self.preprocess(np.stack([e[3] for e in batch]))
-            d = torch.tensor([e[4] for e in batch])
+            d = torch.tensor([e[4] for e in batch], device=self.device)
             out["loss"] = self.learn(s, a, r, s2, d)
         self.eps = book_epsilon_step(self.eps, i, p)
         return out
@@ -337,7 +307,7 @@ class BookDistDQN(Algorithm):
             if rng.random() < epsilon:
                 return rng.integers(0, self.actions, size=len(obs))
             with torch.no_grad():
-                return self.expected(self.forward(self.preprocess(obs))).argmax(1).numpy()
+                return self.expected(self.forward(self.preprocess(obs))).argmax(1).cpu().numpy()
 
         # with a recorder: Fig. 7.21's panel beside each frame
         drawing = (
@@ -371,15 +341,16 @@ class BookDistDQN(Algorithm):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         with torch.no_grad():
             self.theta.copy_(state["theta"])
-        self.theta.grad = None if state["theta_grad"] is None else state["theta_grad"].clone()
-        self.theta_target = state["theta_target"].clone()
+        grad = state["theta_grad"]
+        self.theta.grad = None if grad is None else grad.to(self.device, copy=True)
+        self.theta_target = state["theta_target"].to(self.device, copy=True)
         set_generator_state(self.rng, state["rng"])
         self.torch_gen.set_state(state["torch_gen"])
         if self.envs is not None:
             self.envs.set_state(state["envs"])
             self.obs = np.asarray(state["obs"]).copy()
         if state["states"] is not None:
-            self.states = state["states"].clone()
+            self.states = state["states"].to(self.device, copy=True)
         self.replay = [(e[0], int(e[1]), float(e[2]), e[3], bool(e[4])) for e in state["replay"]]
         self.frames, self.step_index = int(state["frames"]), int(state["step_index"])
         self.eps, self.crossings = float(state["eps"]), int(state["crossings"])
@@ -395,7 +366,7 @@ class BookDistDQN(Algorithm):
 
 
 @register("algo", "dist_book")
-@accepts(nets="own")
+@accepts(nets=("book_dist",))
 def build_dist_book(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> BookDistDQN:
     params = from_cfg(BookDistParams, cfg, "algo", ignore=("name", "fidelity"))
     return BookDistDQN(params, env, ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from drlrun.errors import DrlrunError
+
+B = TypeVar("B", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,20 @@ def one_hot_codes(obs: torch.Tensor, levels: tuple[int, ...]) -> torch.Tensor:
     codes = obs.long()
     parts = [F.one_hot(codes[:, c].clamp(0, n - 1), n) for c, n in enumerate(levels)]
     return torch.cat(parts, dim=-1).permute(0, 3, 1, 2).float()
+
+
+def whole_network(builder: B) -> B:
+    """Mark a net builder whose net is a family's whole network (inputs to one value per action,
+    e.g. the multi-agent team Q network), not a torso under the Q learner's heads: only the
+    algorithms that name it in `@accepts(nets=(...))` take it."""
+    builder.whole_network = True  # type: ignore[attr-defined]
+    return builder
+
+
+def is_whole_network(net: str | None) -> bool:
+    from drlrun import registry
+
+    return net is not None and getattr(registry.find("net", net), "whole_network", False)
 
 
 class Torso(nn.Module):

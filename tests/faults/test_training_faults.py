@@ -57,7 +57,10 @@ def workdir(tmp_path: Path, earlier_run: Path) -> Path:
         (["seed=-1"], "seed must be >= 0"),
         (["algo=ga", "net=transformer"], "algo=ga cannot use net=transformer"),
         (["algo=es", "curiosity=icm"], "algo=es takes no curiosity module (curiosity=icm)"),
-        (["algo=mfq", "env=ising2d", "net=relational"], "algo=mfq builds its own network"),
+        (
+            ["algo=mfq", "env=ising2d", "net=relational"],
+            "algo=mfq is built on its own network, net=team_mlp",
+        ),
         (["net=lstm", "curiosity=rnd", "algo.n_step=1"], "curiosity=rnd works with feedforward"),
         (["checkpoint.every=-5"], "checkpoint.every must be >= 0"),
         (["eval.episodes=0", "eval.every=500"], "eval.every=500 evaluates 0 episodes"),

@@ -8,90 +8,14 @@ batch; per-agent networks (the book's 1D Ising) are one (G, in, out) weight tens
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from drlrun.envs.multiagent import one_hot
-from drlrun.nets.base import functional_activation
-
-
-class TeamQNet(nn.Module):
-    """Q(input) -> (B, A) with `groups` parameter sets (1: shared by the team; N: one per agent).
-
-    style "book": the book's `qfunc` - hidden layers elu(x @ W + 1) with a constant ones bias,
-    output tanh(h @ W) without bias, every parameter randn/10. style "mlp": learned biases,
-    linear output (Q is not squashed into [-1, 1]), PyTorch's default uniform init.
-
-    `x_hidden` (mlp style): the last `x_dim` inputs (the neighbours' mean action) get their own
-    head of that many units, joined to the first hidden layer of the rest (the MF-Q paper's
-    battle net; the book's "two-headed" Q-net): 21 mean-action inputs are not drowned by 338
-    view inputs in one shared first layer."""
-
-    def __init__(
-        self,
-        in_dim: int,
-        hidden: list[int],
-        n_actions: int,
-        groups: int = 1,
-        style: str = "mlp",
-        activation: str = "elu",
-        x_dim: int = 0,
-        x_hidden: list[int] | None = None,
-    ):
-        super().__init__()
-        self.style, self.groups = style, groups
-        self.x_dim = x_dim if x_hidden and x_dim else 0
-        if self.x_dim and (style == "book" or not hidden):
-            raise ValueError("a mean-field head (x_hidden) needs style mlp and a hidden layer")
-        self.act = functional_activation(activation)
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        head = [self.x_dim, *(x_hidden or [])] if self.x_dim else [0]
-        sizes = [in_dim - self.x_dim, *hidden, n_actions]
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            self._layer(fan_in + (head[-1] if i == 1 else 0), fan_out)  # layer 1 joins the head
-        self.n_trunk = len(self.weights)
-        for fan_in, fan_out in zip(head[:-1], head[1:], strict=True):
-            self._layer(fan_in, fan_out)
-
-    def _layer(self, fan_in: int, fan_out: int) -> None:
-        if self.style == "book":
-            self.weights.append(nn.Parameter(torch.randn(self.groups, fan_in, fan_out) / 10))
-            return
-        bound = 1.0 / math.sqrt(fan_in)
-        w = torch.empty(self.groups, fan_in, fan_out).uniform_(-bound, bound)
-        self.weights.append(nn.Parameter(w))
-        self.biases.append(nn.Parameter(torch.empty(self.groups, fan_out).uniform_(-bound, bound)))
-
-    def _linear(self, x: torch.Tensor, i: int, group: torch.Tensor | None) -> torch.Tensor:
-        w = self.weights[i]
-        x = x @ w[0] if self.groups == 1 else torch.bmm(x.unsqueeze(1), w[group]).squeeze(1)
-        if self.style == "book":
-            return x
-        b = self.biases[i]
-        return x + (b[0] if self.groups == 1 else b[group])
-
-    def forward(self, x: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
-        head = None
-        if self.x_dim:
-            x, head = x[:, : -self.x_dim], x[:, -self.x_dim :]
-            for i in range(self.n_trunk, len(self.weights)):
-                head = self.act(self._linear(head, i, group))
-        last = self.n_trunk - 1
-        for i in range(self.n_trunk):
-            if i == 1 and head is not None:
-                x = torch.cat([x, head], dim=1)
-            x = self._linear(x, i, group)
-            if self.style == "book":
-                x = torch.tanh(x) if i == last else self.act(x + 1.0)
-            elif i < last:
-                x = self.act(x)
-        return x
+from drlrun.nets.team import TeamQNet
 
 
 def boltzmann(q: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
@@ -123,7 +47,7 @@ def q_target(
     if book:
         target[:, actions] = y.unsqueeze(0).expand(target.shape[0], -1)
     else:
-        target[torch.arange(target.shape[0]), actions] = y
+        target[torch.arange(target.shape[0], device=target.device), actions] = y
     return target
 
 
@@ -219,9 +143,10 @@ def infer_actions(
     the last actions were chosen under, Q rows of the last pass)."""
     actions = start
     x = q = None
+    device = net.weights[0].device
     with torch.no_grad():
         for _ in range(max(1, spec.num_iter)):
             x = interaction_features(spec, env, team, actions)
-            q = net(torch.from_numpy(q_input(spec, obs, x)), group).numpy()
+            q = net(torch.from_numpy(q_input(spec, obs, x)).to(device), group).cpu().numpy()
             actions = boltzmann(q, temperature, rng)
     return actions, x, q

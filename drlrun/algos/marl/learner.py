@@ -5,25 +5,22 @@ and a row replay). MF-AC's learner (marl/mfac.py) adds an actor and its own V(s'
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from drlrun.algos.base import module_tensors
-from drlrun.algos.marl.core import PolicySpec, RowReplay, TeamQNet, q_input, q_target
+from drlrun.algos.marl.core import PolicySpec, RowReplay, q_input, q_target
 from drlrun.algos.marl.opponents import parse_opponent
+from drlrun.nets.team import TeamNetFactory, TeamQNet
 
 
 @dataclass
 class MFQParams:
     interaction: Literal["mean", "joint", "none"] = "mean"
     use_obs: bool = True  # feed the agent's own observation (book 2D Ising: mean field only)
-    hidden: list[int] = field(default_factory=lambda: [64])
-    net_style: Literal["book", "mlp"] = "mlp"
-    mf_head: list[int] = field(default_factory=list)  # [] one MLP; [64, 32]: own mean-field head
-    activation: Literal["elu", "relu", "tanh"] = "elu"
     share_params: bool = True  # false: one network per agent (book 1D Ising)
     num_iter: int = 3  # refinement passes before acting
     # the neighbours' actions a replay row stores: those the agent's action was chosen under
@@ -70,26 +67,26 @@ class MFQParams:
 
 
 class Learner:
-    """One team's network, target, optimiser and replay."""
+    """One team's network, target, optimiser and replay; the network's shape comes from the
+    `net` group (net=team_mlp), its device from the `device` group (the replay stays in numpy)."""
 
     # the temperature actions are sampled with; None: the algorithm's (Boltzmann over Q, maybe
     # annealed). An actor that is its own softmax policy (MF-AC) fixes it to 1.
     fixed_temperature: float | None = None
 
-    def __init__(self, p: MFQParams, spec: PolicySpec, obs_dim: int, groups: int):
-        self.p, self.spec = p, spec
+    def __init__(
+        self,
+        p: MFQParams,
+        spec: PolicySpec,
+        obs_dim: int,
+        groups: int,
+        nets: TeamNetFactory,
+        device: torch.device,
+    ):
+        self.p, self.spec, self.device = p, spec, device
         in_dim = (obs_dim if spec.use_obs else 0) + spec.x_dim
-        self.net_args = {
-            "in_dim": in_dim,
-            "hidden": list(p.hidden),
-            "n_actions": spec.n_actions,
-            "groups": groups,
-            "style": p.net_style,
-            "activation": p.activation,
-            "x_dim": spec.x_dim,
-            "x_hidden": list(p.mf_head),
-        }
-        self.net = TeamQNet(**self.net_args)
+        self.net_args = nets.args(in_dim, spec.n_actions, groups, spec.x_dim)
+        self.net = TeamQNet(**self.net_args).to(device)
         self.target = copy.deepcopy(self.net) if p.target_update > 0 else None
         params = list(self.net.parameters())
         self.opt = (
@@ -104,15 +101,19 @@ class Learner:
         self.policy_net: TeamQNet = self.net
         self.policy_args: dict[str, Any] = self.net_args
 
+    def tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A replay column on the learner's device."""
+        return torch.from_numpy(array).to(self.device)
+
     def group_of(self, rows: np.ndarray) -> torch.Tensor | None:
-        return None if self.groups == 1 else torch.from_numpy(rows)
+        return None if self.groups == 1 else self.tensor(rows)
 
     def update(self, rng: np.random.Generator, temperature: float) -> dict[str, float]:
         p = self.p
         b, group, _, q_all = self.sample(rng)
         loss = self.fit_critic(b, group, q_all, temperature, p.loss_reduction, not p.book_no_update)
-        actions = torch.from_numpy(b["action"])
-        q_taken = q_all.detach()[torch.arange(len(actions)), actions]
+        actions = self.tensor(b["action"])
+        q_taken = q_all.detach()[torch.arange(len(actions), device=self.device), actions]
         return {"loss": float(loss.detach()), "q_mean": float(q_taken.mean())}
 
     def sample(
@@ -121,7 +122,7 @@ class Learner:
         """A replay batch, its parameter groups, its Q input and Q(s, ., x) (with grad)."""
         b = self.replay.sample(self.p.batch_size, rng)
         group = self.group_of(b["group"])
-        x = torch.from_numpy(q_input(self.spec, b["obs"], b["x"]))
+        x = self.tensor(q_input(self.spec, b["obs"], b["x"]))
         return b, group, x, self.net(x, group)
 
     def bootstrap_net(self) -> TeamQNet:
@@ -133,8 +134,8 @@ class Learner:
     ) -> torch.Tensor:
         """V(s', x') per row: max_a Q, the Boltzmann mean, or the acting pass's max (book bug 4)."""
         if self.p.v_next == "stale":
-            return torch.from_numpy(b["v_stale"])
-        x_next = torch.from_numpy(q_input(self.spec, b["obs_next"], b["x_next"]))
+            return self.tensor(b["v_stale"])
+        x_next = self.tensor(q_input(self.spec, b["obs_next"], b["x_next"]))
         q_next = self.bootstrap_net()(x_next, group)
         if self.p.v_next == "max":
             return q_next.max(dim=1).values
@@ -155,9 +156,9 @@ class Learner:
         p = self.p
         with torch.no_grad():
             v = self.next_value(b, group, temperature)
-            done = torch.from_numpy(b["done"])
-            y = torch.from_numpy(b["reward"]) + p.gamma * (1.0 - done) * v
-        actions = torch.from_numpy(b["action"])
+            done = self.tensor(b["done"])
+            y = self.tensor(b["reward"]) + p.gamma * (1.0 - done) * v
+        actions = self.tensor(b["action"])
         target = q_target(q_all, actions, y, p.book_target_indexing)
         per_row = ((q_all - target) ** 2).sum(dim=1)
         loss = per_row.sum() if reduction == "sum" else per_row.mean()

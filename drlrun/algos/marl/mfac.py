@@ -12,11 +12,12 @@ import torch
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import RunContext, module_tensors
-from drlrun.algos.marl.core import PolicySpec, TeamQNet, q_input
+from drlrun.algos.marl.core import PolicySpec, q_input
 from drlrun.algos.marl.learner import Learner, MFQParams
 from drlrun.algos.marl.mfq import MultiAgentQ
 from drlrun.envs.multiagent import MultiAgentEnvFactory
 from drlrun.errors import DrlrunError
+from drlrun.nets.team import TeamNetFactory, TeamQNet
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -37,17 +38,25 @@ class ACLearner(Learner):
 
     fixed_temperature = 1.0
 
-    def __init__(self, p: MFACParams, spec: PolicySpec, obs_dim: int, groups: int):
-        super().__init__(p, spec, obs_dim, groups)
+    def __init__(
+        self,
+        p: MFACParams,
+        spec: PolicySpec,
+        obs_dim: int,
+        groups: int,
+        nets: TeamNetFactory,
+        device: torch.device,
+    ):
+        super().__init__(p, spec, obs_dim, groups, nets, device)
         self.actor_args = {**self.net_args, "style": "mlp"}
-        self.actor = TeamQNet(**self.actor_args)
+        self.actor = TeamQNet(**self.actor_args).to(device)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=p.actor_lr)
         self.policy_net, self.policy_args = self.actor, self.actor_args
 
     def next_value(
         self, b: dict[str, np.ndarray], group: torch.Tensor | None, temperature: float
     ) -> torch.Tensor:
-        x_next = torch.from_numpy(q_input(self.spec, b["obs_next"], b["x_next"]))
+        x_next = self.tensor(q_input(self.spec, b["obs_next"], b["x_next"]))
         pi_next = torch.softmax(self.actor(x_next, group), dim=1)
         return (pi_next * self.bootstrap_net()(x_next, group)).sum(dim=1)
 
@@ -90,7 +99,7 @@ class MeanFieldAC(MultiAgentQ):
 
 
 @register("algo", "mfac")
-@accepts(nets="own", tasks=("teams",))
+@accepts(nets=("team_mlp",), tasks=("teams",))
 def build_mfac(cfg: Any, env: MultiAgentEnvFactory, ctx: RunContext) -> MeanFieldAC:
     """The env is a team env: session.build checked the declared task kinds."""
     p = from_cfg(MFACParams, cfg, "algo")

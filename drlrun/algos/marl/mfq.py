@@ -23,7 +23,7 @@ import torch
 
 from drlrun.algos.accepts import accepts
 from drlrun.algos.base import Algorithm, Recorder, RunContext, Tensors, TrainResult
-from drlrun.algos.marl.core import PolicySpec, TeamQNet, infer_actions, interaction_features
+from drlrun.algos.marl.core import PolicySpec, infer_actions, interaction_features
 from drlrun.algos.marl.learner import Learner, MFQParams
 from drlrun.algos.marl.opponents import (
     QController,
@@ -35,8 +35,9 @@ from drlrun.algos.marl.opponents import (
 from drlrun.envs.multiagent import MultiAgentEnvFactory
 from drlrun.envs.vector import Episode
 from drlrun.errors import DrlrunError
+from drlrun.nets.team import TeamQNet
 from drlrun.params import from_cfg
-from drlrun.registry import register
+from drlrun.registry import build, register
 from drlrun.seeding import generator_state, set_generator_state
 
 
@@ -70,8 +71,10 @@ class MultiAgentQ(Algorithm):
         )
         torch.manual_seed(ctx.seed)
         trained = n_teams if p.train_opponent == "learn" else 1
+        nets = build("net", ctx.net_cfg)  # net=team_mlp: the shape of every team's network
         self.learners = [
-            self.learner_class(p, self.spec, env.obs_dim, groups) for _ in range(trained)
+            self.learner_class(p, self.spec, env.obs_dim, groups, nets, ctx.device)
+            for _ in range(trained)
         ]
         self.rng = np.random.default_rng(ctx.seed + 1)
         self.env_seed_rng = np.random.default_rng(ctx.seed + 2)
@@ -387,7 +390,7 @@ class MultiAgentQ(Algorithm):
 @register("algo", "iq")
 @register("algo", "nq")
 @register("algo", "mfq")
-@accepts(nets="own", tasks=("teams",))
+@accepts(nets=("team_mlp",), tasks=("teams",))
 def build_multiagent_q(cfg: Any, env: MultiAgentEnvFactory, ctx: RunContext) -> MultiAgentQ:
     """mfq, nq and iq: one learner; nq / iq are mfq with another default `interaction`, which a
     preset may switch (+experiment=ch9_magent_fixed algo.interaction=none is independent Q on

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from drlrun import checkpoint
-from drlrun.algos.marl.core import PolicySpec, TeamQNet, infer_actions
+from drlrun.algos.marl.core import PolicySpec, infer_actions
 from drlrun.errors import DrlrunError
+from drlrun.nets.team import TeamQNet
 
 
 def parse_opponent(text: str) -> tuple[str, str | None]:
@@ -48,7 +49,7 @@ class QController:
 
     def act(self, env: Any, team: int, obs: np.ndarray, prev: np.ndarray, rng) -> np.ndarray:
         net = self.nets[team]
-        group = None if net.groups == 1 else torch.arange(len(obs))
+        group = None if net.groups == 1 else torch.arange(len(obs), device=net.weights[0].device)
         return infer_actions(self.spec, net, env, team, obs, prev, self.temperature, rng, group)[0]
 
 

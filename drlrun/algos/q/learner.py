@@ -114,7 +114,13 @@ class QLearner(Algorithm):
         self.evaluator = Evaluator(env, self.explorer, self.actor)
         # curiosity=icm|rnd: intrinsic reward at sample time, its loss joins the Q loss
         self.curiosity = build_curiosity(
-            ctx.curiosity_cfg, env, self.n_actions, self.device, p.n_step, curiosity_default
+            ctx.curiosity_cfg,
+            env,
+            self.n_actions,
+            self.device,
+            p.n_step,
+            curiosity_default,
+            ctx.net_cfg,
         )
         self.transforms = [] if self.curiosity is None else [self.curiosity]
         self._replay_dropped = False  # the loaded checkpoint had no replay (resume_caveats)

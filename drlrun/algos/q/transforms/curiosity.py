@@ -3,7 +3,9 @@
 ICM (Pathak et al. 2017): encoder phi, forward model f(phi(s), a) -> phi(s') on *detached*
 features (its loss never trains phi), inverse model g(phi(s), phi(s')) -> a (its loss trains
 g and phi). RND (Burda et al. 2018): a predictor regresses a fixed random network's features of
-s'; its error is the bonus and it falls as states repeat.
+s'; its error is the bonus and it falls as states repeat. Their encoder is `curiosity.encoder`:
+`auto` (the book's phi on image stacks, a 2-layer ELU MLP on vectors) or `net` (a fresh copy of
+the `net` group's torso, e.g. nature_cnn on Atari frames, with its own weights).
 
 The learner calls `relabel(batch)` on every sampled batch (rewards recomputed at sample time
 with the current models, as the book does), `combine(q_loss, aux)` for the single backward pass
@@ -15,6 +17,7 @@ four models).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,9 +29,12 @@ from torch import nn
 from drlrun.algos.optim import make_adam
 from drlrun.algos.q.losses.base import TDBatch
 from drlrun.errors import DrlrunError
+from drlrun.nets.base import Torso, build_torso
 from drlrun.nets.icm import make_encoder
 from drlrun.params import from_cfg
 from drlrun.registry import lookup, names, register
+
+Encoder = Callable[[], Torso]  # builds one fresh encoder (its own weights)
 
 
 @dataclass
@@ -43,7 +49,8 @@ class CuriosityParams:
     adam_eps: float = 1e-8
     max_grad_norm: float | None = None
     hidden: int = 256
-    l2_normalize_input: bool = True  # the book's F.normalize over stacked frames
+    encoder: Literal["auto", "net"] = "auto"  # auto: book phi / MLP; net: the net group's torso
+    l2_normalize_input: bool = True  # encoder=auto: the book's F.normalize over stacked frames
     track_episodes: bool = True  # intrinsic return per training episode (one extra forward)
     # ICM
     eta: float = 1.0
@@ -90,10 +97,10 @@ class RunningStd:
 class ICM(nn.Module):
     """Encoder phi (288 features for 3x42x42), forward model f, inverse model g."""
 
-    def __init__(self, env: Any, n_actions: int, p: CuriosityParams):
+    def __init__(self, encoder: Encoder, n_actions: int, p: CuriosityParams):
         super().__init__()
         self.p, self.n_actions = p, n_actions
-        self.phi = make_encoder(env, p.l2_normalize_input)
+        self.phi = encoder()
         d = self.phi.out_features
         self.inverse = nn.Sequential(
             nn.Linear(2 * d, p.hidden), nn.ReLU(), nn.Linear(p.hidden, n_actions)
@@ -137,15 +144,15 @@ class ICM(nn.Module):
 class RND(nn.Module):
     """A frozen random target network and a trained predictor with the same encoder shape."""
 
-    def __init__(self, env: Any, p: CuriosityParams):
+    def __init__(self, encoder: Encoder, p: CuriosityParams):
         super().__init__()
         self.p = p
 
-        target_enc = make_encoder(env, p.l2_normalize_input)
+        target_enc = encoder()
         self.target = nn.Sequential(
             target_enc, nn.Linear(target_enc.out_features, p.rnd_features)
         ).requires_grad_(False)
-        pred_enc = make_encoder(env, p.l2_normalize_input)
+        pred_enc = encoder()
         self.predictor = nn.Sequential(
             pred_enc,
             nn.Linear(pred_enc.out_features, p.hidden),
@@ -312,17 +319,36 @@ class Curiosity:
 
 
 @register("transform", "icm")
-def build_icm(p: CuriosityParams, env: Any, n_actions: int, device: torch.device) -> Curiosity:
-    return Curiosity(p, ICM(env, n_actions, p), device)
+def build_icm(
+    p: CuriosityParams, encoder: Encoder, n_actions: int, device: torch.device
+) -> Curiosity:
+    return Curiosity(p, ICM(encoder, n_actions, p), device)
 
 
 @register("transform", "rnd")
-def build_rnd(p: CuriosityParams, env: Any, n_actions: int, device: torch.device) -> Curiosity:
-    return Curiosity(p, RND(env, p), device)
+def build_rnd(
+    p: CuriosityParams, encoder: Encoder, n_actions: int, device: torch.device
+) -> Curiosity:
+    return Curiosity(p, RND(encoder, p), device)
+
+
+def encoder_factory(p: CuriosityParams, env: Any, net_cfg: Any) -> Encoder:
+    """What builds each of the module's encoders (ICM: one; RND: target and predictor)."""
+    if p.encoder == "net":
+        if net_cfg is None:
+            raise DrlrunError("curiosity.encoder=net needs a net group (a torso) to copy")
+        return lambda: build_torso(net_cfg, env)
+    return lambda: make_encoder(env, p.l2_normalize_input)
 
 
 def build_curiosity(
-    cfg: Any, env: Any, n_actions: int, device: torch.device, n_step: int, default: str = "none"
+    cfg: Any,
+    env: Any,
+    n_actions: int,
+    device: torch.device,
+    n_step: int,
+    default: str = "none",
+    net_cfg: Any = None,
 ) -> Curiosity | None:
     """The configured module, or None for `curiosity=none` (unless the algo's `default` is set)."""
     node = {} if cfg is None else cfg
@@ -342,4 +368,5 @@ def build_curiosity(
             f"curiosity={p.kind} needs algo.n_step=1 (the intrinsic reward is per transition); "
             f"got {n_step}"
         )
-    return lookup("transform", p.kind)(p, env, n_actions, device)
+    encoder = encoder_factory(p, env, net_cfg)
+    return lookup("transform", p.kind)(p, encoder, n_actions, device)
