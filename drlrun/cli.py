@@ -112,6 +112,7 @@ def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
     try:
         settings = runner_settings(built.top, built.env.frame_skip)
         settings.ablations = built.ablations
+        settings.compute = built.compute
         return Runner(built.algo, settings, run_dir, trial_reporter()).run(resume_from)
     finally:
         built.algo.close()

@@ -51,6 +51,7 @@ class RunnerSettings:
     log_probes: tuple[str, ...] = ()  # probes beside the algorithm's own (drlrun.viz.probe)
     fidelity: str = "fixed"
     ablations: dict[str, Any] | None = None  # book switches set against fidelity
+    compute: dict[str, Any] | None = None  # device, threads, precision, memory format
 
 
 class Interrupted(Exception):
@@ -297,6 +298,8 @@ class Runner:
         if self.s.frame_skip > 1:
             summary["emulator_frames"] = frames * self.s.frame_skip
         summary["fidelity"] = self.s.fidelity
+        if self.s.compute:
+            summary["compute"] = dict(self.s.compute)
         if self.s.ablations:
             summary["ablations"] = dict(self.s.ablations)
         if self.episodes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from drlrun.envs.base import EnvFactory
 from drlrun.seeding import seed_everything
 from drlrun.settings import TopLevel, validate
 
+log = logging.getLogger("drlrun")
+
 
 @dataclass
 class Built:
@@ -25,6 +28,7 @@ class Built:
     algo: Algorithm
     device: torch.device
     ablations: dict[str, object]  # book switches set against fidelity (drlrun/book/switches.py)
+    compute: dict[str, object]  # what the run computes on: summary.json's `compute`
 
 
 def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> Built:
@@ -45,6 +49,18 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         net_cfg=cfg.net,
         run_dir=run_dir,
         curiosity_cfg=cfg.get("curiosity"),
+        channels_last=top.device.channels_last,
     )
     algo = registry.build("algo", cfg.algo, env, ctx)
-    return Built(top, env, algo, dev, ablations)
+    compute = {
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "precision": "fp32",
+        "channels_last": top.device.channels_last,
+    }
+    if top.device.channels_last:
+        log.info(
+            "device.channels_last=true (opt-in): conv torsos run in NHWC memory; values equal "
+            "NCHW's up to float rounding, so metrics differ from a channels_last=false run"
+        )
+    return Built(top, env, algo, dev, ablations, compute)

@@ -48,6 +48,7 @@ class Log:
 class Device:
     kind: str = "auto"
     threads: int = 0
+    channels_last: bool = False  # image batches and conv weights in NHWC memory format
 
 
 @dataclass

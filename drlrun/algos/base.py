@@ -34,6 +34,7 @@ class RunContext:
     net_cfg: Any
     run_dir: Path | None = None
     curiosity_cfg: Any = None  # the `curiosity` group (DQN-family learners take it)
+    channels_last: bool = False  # device.channels_last: conv torsos run in NHWC memory
 
 
 @dataclass

@@ -14,6 +14,7 @@ import gymnasium as gym
 from omegaconf import DictConfig
 
 from drlrun.envs.base import EnvFactory
+from drlrun.envs.envpool_vec import EnvPoolVecEnv
 from drlrun.envs.wrappers import FrameStack
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
@@ -33,6 +34,11 @@ class AtariParams:
     max_episode_frames: int = 108_000
     full_action_space: bool = False
     terminal_on_life_loss: bool = False
+    backend: Literal["gymnasium", "envpool"] = "gymnasium"  # training envs (eval: gymnasium)
+
+    def __post_init__(self) -> None:
+        if self.backend == "envpool" and self.obs_type != "pixels":
+            raise ValueError("env.backend=envpool runs pixel observations only (obs_type=pixels)")
 
 
 def _register_ale() -> None:
@@ -85,6 +91,7 @@ def build_atari(cfg: DictConfig) -> EnvFactory:
         obs_scale=255.0,
         frame_stack=p.frame_stack if pixels else 1,
         frame_skip=p.frame_skip,
+        vec_maker=(lambda: EnvPoolVecEnv(p)) if p.backend == "envpool" else None,
     )
 
 

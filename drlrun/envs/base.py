@@ -48,6 +48,8 @@ class EnvFactory:
     info_keys: Sequence[str] = field(default_factory=tuple)
     # symbolic grids (MiniGrid): category count per channel, so nets can one-hot the codes
     categorical_levels: tuple[int, ...] = ()
+    # another vector backend for the training envs (env.backend=envpool); None: SyncVecEnv
+    vec_maker: Callable[[], Any] | None = None
     _probe: gym.Env | None = field(default=None, repr=False)
 
     def _spaces(self) -> gym.Env:
@@ -64,6 +66,8 @@ class EnvFactory:
         return self._spaces().action_space
 
     def make_vec(self) -> SyncVecEnv:
+        if self.vec_maker is not None:
+            return self.vec_maker()
         return SyncVecEnv([lambda: self.make_env(False, False)] * self.num_envs, self.info_keys)
 
     def make_eval(self, render: bool = False) -> SyncVecEnv:

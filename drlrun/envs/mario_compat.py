@@ -118,18 +118,21 @@ class MarioEnv(gym.Env):
         self.observation_space = gym.spaces.Box(0, 255, (240, 256, 3), dtype=np.uint8)
         self.render_mode = "rgb_array"
         self._needs_reset = True
+        self._actions: list[int] = []  # the episode's actions since reset (for get_state)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)  # the emulator itself is deterministic
         out = self.raw.reset()
         obs = out[0] if isinstance(out, tuple) else out  # Gymnasium API: (obs, info)
         self._needs_reset = False
+        self._actions = []
         return np.array(obs, copy=True), self._info()
 
     def step(self, action: Any):
         if self._needs_reset:
             raise RuntimeError("MarioEnv.step called before reset or after the episode ended")
         out = self.raw.step(self.bytes[int(action)])
+        self._actions.append(int(action))
         if len(out) == 5:  # Gymnasium API
             obs, reward, terminated, truncated, info = out
         else:  # old gym API: (obs, reward, done, info); the game has no time limit of its own
@@ -150,12 +153,18 @@ class MarioEnv(gym.Env):
         }
 
     def get_state(self) -> dict[str, Any]:
-        """nes-py cannot serialise the emulator: a resumed run restarts the current episode."""
-        return {}
+        """The episode's actions since reset. nes-py cannot serialise the emulator, but it is
+        deterministic from reset, so replaying them rebuilds the exact state (and the smb env's
+        own reward bookkeeping) for an exact resume; it costs the episode's emulator steps."""
+        return {"actions": list(self._actions), "needs_reset": self._needs_reset}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.raw.reset()
-        self._needs_reset = False
+        self._actions = []
+        for action in state.get("actions", []):  # checkpoints before this replay had none
+            self.raw.step(self.bytes[int(action)])
+            self._actions.append(int(action))
+        self._needs_reset = bool(state.get("needs_reset", False))
 
     def render(self) -> np.ndarray:
         return np.array(self.raw.screen, copy=True)

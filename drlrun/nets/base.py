@@ -94,6 +94,7 @@ class Torso(nn.Module):
 
     out_features: int
     probes: tuple[str, ...] = ()  # probes that show what this torso computes (drlrun.viz.probe)
+    channels_last = False  # image inputs in NHWC memory (set by `use_channels_last`)
 
     def __init__(self, obs_scale: float = 1.0):
         super().__init__()
@@ -101,7 +102,21 @@ class Torso(nn.Module):
 
     def prepare(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float()
-        return x / self.obs_scale if self.obs_scale != 1.0 else x
+        x = x / self.obs_scale if self.obs_scale != 1.0 else x
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+def use_channels_last(module: nn.Module) -> nn.Module:
+    """Run `module`'s convolutions in NHWC memory (device.channels_last): its 4-D weights and
+    every torso's image input. oneDNN's CPU convolutions are faster in that layout (ICM's
+    encoder: ~1.5x forward+backward at batch 300 here); the values are those of NCHW up to
+    float rounding."""
+    for sub in module.modules():
+        if isinstance(sub, Torso):
+            sub.channels_last = True
+    return module.to(memory_format=torch.channels_last)
 
 
 def build_torso(cfg: Any, env: Any) -> Torso:

@@ -37,11 +37,21 @@ class EpsilonGreedy:
     def __call__(
         self, obs: np.ndarray, epsilon: float, rng: np.random.Generator, actor: Any
     ) -> np.ndarray:
+        if len(obs) == 1:  # scalar draws: the same random stream without numpy's array set-up
+            return self._one(obs, epsilon, rng, actor)
         explore = rng.random(len(obs)) < epsilon
         random_actions = rng.integers(0, self.n_random, size=len(obs))
         if explore.all() and not actor.stateful:
             return random_actions
         return np.where(explore, random_actions, actor.greedy(obs))
+
+    def _one(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator, actor: Any):
+        explore = rng.random() < epsilon
+        random_action = rng.integers(0, self.n_random)
+        if explore and not actor.stateful:
+            return np.array([random_action], dtype=np.int64)
+        greedy = actor.greedy(obs)
+        return np.array([random_action], dtype=np.int64) if explore else greedy
 
 
 class FeedForwardActor:

@@ -37,7 +37,7 @@ from drlrun.buffers.replay import ReplayBuffer
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError
-from drlrun.nets.base import build_torso
+from drlrun.nets.base import build_torso, use_channels_last
 from drlrun.nets.heads import QNetwork, make_head
 from drlrun.nets.sequence import is_stateful
 from drlrun.registry import register
@@ -74,6 +74,8 @@ class QLearner(Algorithm):
         if cfg.switches.q_output == "elu":
             head = torch.nn.Sequential(head, torch.nn.ELU())
         self.online = QNetwork(torso, head).to(self.device)
+        if ctx.channels_last:
+            use_channels_last(self.online)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
         fast = p.fast_path == "auto"
@@ -122,6 +124,10 @@ class QLearner(Algorithm):
             curiosity_default,
             ctx.net_cfg,
         )
+        if self.curiosity is not None and ctx.channels_last:
+            use_channels_last(
+                self.curiosity.module
+            )  # in place: its optimiser keeps the same tensors
         self.transforms = [] if self.curiosity is None else [self.curiosity]
         self._replay_dropped = False  # the loaded checkpoint had no replay (resume_caveats)
         # the loss's autograd-free update; it knows no transform's extra loss
@@ -302,6 +308,9 @@ class QLearner(Algorithm):
         set_generator_state(self.rng, state["rng"])
         self.envs.set_state(state["envs"])
         self.obs = np.asarray(state["obs"]).copy()
+        if not getattr(self.envs, "exact_resume", True):  # env.backend=envpool: fresh episodes
+            self.obs = self.envs.restarted_obs
+            self._episodes_restarted = True
         self.frames = int(state["frames"])
         self.updates = int(state["updates"])
         if self.curiosity is not None:
@@ -309,8 +318,15 @@ class QLearner(Algorithm):
         self.actor.load_state_dict(state)
 
     def resume_caveats(self) -> list[str]:
+        caveats = []
+        if getattr(self, "_episodes_restarted", False):
+            caveats.append(
+                "env.backend=envpool cannot save its emulators: the training episodes in "
+                "progress restarted, so the run continues close to, not exactly as, an "
+                "uninterrupted one"
+            )
         if not self._replay_dropped:
-            return []
+            return caveats
         mode, limit = self.p.replay_in_checkpoint, REPLAY_IN_CHECKPOINT_MAX_BYTES / 1024**3
         if mode == "never":
             why = ""
@@ -319,8 +335,9 @@ class QLearner(Algorithm):
         else:
             why = f": sequence replay over {limit:g} GiB"
         return [
+            *caveats,
             f"the checkpoint holds no replay (algo.replay_in_checkpoint={mode}{why}): replay "
-            "starts empty, so the learning curve will differ from an uninterrupted run"
+            "starts empty, so the learning curve will differ from an uninterrupted run",
         ]
 
     def close(self) -> None:

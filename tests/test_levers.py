@@ -1,0 +1,62 @@
+"""Speed levers (issue 18) keep a run exact: a lever may become a default only if metrics.csv is
+identical run to run and a SIGKILLed run resumes to the uninterrupted metrics."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+# the book's ICM-DQN on Mario's 42x42 frames: conv torsos in the Q net and the ICM encoder
+MARIO_CHANNELS_LAST = [
+    "+experiment=ch8_mario_icm_fixed",
+    "device=cpu",
+    "device.channels_last=true",
+    "budget.frames=320",
+    "checkpoint.every=64",
+    "eval.every=0",
+    "eval.episodes=1",
+    "log.every=64",
+    "log.tensorboard=false",
+    "log.progress=false",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("channels_last", ["true", "false"])
+def test_channels_last_on_pixels_resumes_after_sigkill_to_the_uninterrupted_metrics(
+    tmp_path: Path, channels_last: str
+) -> None:
+    args = [*MARIO_CHANNELS_LAST, f"device.channels_last={channels_last}"]
+    ref = run_cli([*args, "hydra.run.dir=ref"], tmp_path)
+    assert ref.returncode == 0, ref.stderr
+    summary = json.loads((tmp_path / "ref" / "summary.json").read_text())
+    assert summary["compute"]["channels_last"] is (channels_last == "true")
+    again = run_cli([*args, "hydra.run.dir=again"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    metrics = (tmp_path / "ref" / "metrics.csv").read_text()
+    assert "loss" in metrics.splitlines()[0]  # updates ran (learning_starts 150)
+    assert (tmp_path / "again" / "metrics.csv").read_text() == metrics
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drlrun.cli", *args, "hydra.run.dir=killed"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(ckpts.glob("ckpt_*.pt"))) < 3:  # past updates
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=120)
+    out = run_cli([*args, "hydra.run.dir=killed", "resume=true"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "killed" / "metrics.csv").read_text() == metrics
