@@ -60,3 +60,15 @@ def test_channels_last_on_pixels_resumes_after_sigkill_to_the_uninterrupted_metr
     out = run_cli([*args, "hydra.run.dir=killed", "resume=true"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "killed" / "metrics.csv").read_text() == metrics
+
+
+def test_seeding_makes_kernels_deterministic_without_importing_inductor() -> None:
+    """seed_everything sets torch's deterministic flag (warn-only) without the 1.2 s import of
+    torch._inductor that torch.use_deterministic_algorithms does."""
+    code = (
+        "import sys, torch; from drlrun.seeding import seed_everything; seed_everything(0); "
+        "print(torch.are_deterministic_algorithms_enabled(), "
+        "torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._inductor' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
