@@ -49,6 +49,11 @@ class GAParams:
     elitism: int = 0  # best individuals copied unchanged (book: 0, despite its text)
     fitness_epsilon: float = 0.0  # added to proportional weights (book: 0; all-zero raises)
     episodes_per_eval: int = 1  # episodes averaged per policy fitness (book: 1)
+    # the champion (what evaluation and checkpoints report): 0 takes the generation's top
+    # fitness, which on few noisy episodes is often a lucky policy; k > 0 re-scores the top k on
+    # `champion_episodes` fresh episodes each generation and keeps the best mean (policies only)
+    champion_candidates: int = 0
+    champion_episodes: int = 10
     action: ActionRule = "sample_book"  # book: Categorical(probs=log_softmax), inverted
     stop_on_solved: bool = True  # strings: stop at an exact match
     max_rollouts: int = 512  # policy episodes stepped side by side
@@ -64,6 +69,8 @@ class GAParams:
             raise ValueError("episodes_per_eval must be >= 1")
         if self.fitness_epsilon < 0:
             raise ValueError("fitness_epsilon must be >= 0")
+        if self.champion_candidates < 0 or self.champion_episodes < 1:
+            raise ValueError("champion_candidates must be >= 0 and champion_episodes >= 1")
 
 
 class StringGenome:
@@ -137,8 +144,10 @@ class PolicyGenome:
     def new_values(self, k: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.standard_normal(k) * self.p.mutation_std).astype(np.float32)
 
-    def evaluate(self, population: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        episodes = self.p.episodes_per_eval
+    def evaluate(
+        self, population: np.ndarray, rng: np.random.Generator, episodes: int | None = None
+    ) -> tuple[np.ndarray, int]:
+        episodes = self.p.episodes_per_eval if episodes is None else episodes
         episode_seeds = rng.integers(0, SEED_HIGH, size=episodes)
         action_seeds = rng.integers(0, SEED_HIGH, size=(len(population), episodes))
         fit = self.evaluator.evaluate(population, episode_seeds, action_seeds)
@@ -199,7 +208,11 @@ class GA(Evolution):
             )
         # the elite of the latest generation (not the luckiest ever: fitness can be noisy)
         self.best_genome, self.best_fitness = self.population[best].copy(), float(fitness[best])
+        if self.p.champion_candidates and isinstance(self.genome, PolicyGenome):
+            self._rescore_champion(order)
         metrics = self.record(self.generation, fitness)
+        if self.p.champion_candidates and isinstance(self.genome, PolicyGenome):
+            metrics["champion_return"] = self.champion_return
         self.generation += 1
         if self.p.stop_on_solved and self.genome.solved(float(fitness[best])):
             self.finished = True
@@ -208,6 +221,18 @@ class GA(Evolution):
             return TrainResult(metrics)
         self.population = self.breed(self.population, fitness, order)
         return TrainResult(metrics)
+
+    def _rescore_champion(self, order: np.ndarray) -> None:
+        """The champion is the best mean over `champion_episodes` fresh episodes among the top
+        `champion_candidates` by fitness (their frames count towards the budget)."""
+        top = order[: self.p.champion_candidates]
+        means, frames = self.genome.evaluate(
+            self.population[top], self.rng, episodes=self.p.champion_episodes
+        )
+        self.frames += frames
+        pick = int(np.argmax(means))
+        self.best_genome = self.population[top[pick]].copy()
+        self.champion_return = float(means[pick])
 
     def select(self, fitness: np.ndarray) -> tuple[int, int]:
         if self.selection == "proportional":
