@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.golden.cases import CASES  # noqa: E402
-from tests.golden.harness import compare, recorded_path, run_case  # noqa: E402
+from tests.golden.harness import compare, platform, recorded_path, run_case  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAIL   {name} ({run.seconds:.1f} s): the run failed\n{run.output[-3000:]}")
             failed += 1
         elif args.mode == "record":
-            recorded_path(name).parent.mkdir(parents=True, exist_ok=True)
-            recorded_path(name).write_bytes(run.metrics)
+            path = recorded_path(name, on=platform())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(run.metrics)
             rows = run.metrics.count(b"\n") - 1
             print(f"record {name} ({run.seconds:.1f} s, {rows} rows)")
         else:

@@ -6,7 +6,8 @@ Floating point is byte-identical only on the same numeric platform: another CPU 
 (torch's AVX2 vs AVX512 paths) or another torch build rounds differently, and the runs then
 differ in the 8th digit, and a few hundred updates later an argmax flips and an eval return
 moves (measured: AVX2 against AVX512 recordings, 2 of 17 cases past 1e-3). So recordings live
-per platform, `data/<platform>/<case>.csv` (`platform()`, e.g. `x86_64-AVX512-torch2.13.0+cpu`),
+per platform, `data/<platform>/<case>.csv` (`platform()`, e.g.
+`x86_64-AuthenticAMD-25.17-AVX512-torch2.13.0+cpu`; the two oldest sets lack the CPU model),
 a run is compared byte for byte with its own platform's, and a platform without recordings
 gets them with `scripts/golden.py record` at the commit a change starts from.
 """
@@ -28,11 +29,36 @@ DATA = Path(__file__).resolve().parent / "data"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def platform() -> str:
-    """The numeric platform a recording holds for: machine, torch's CPU kernel set, torch."""
+def cpu_model() -> str:
+    """The CPU's vendor, family and model from /proc/cpuinfo (e.g. `AuthenticAMD-25.17`), or ''
+    where there is none: two CPUs with the same kernel set can still round differently (an AMD
+    and an earlier AVX-512 machine differed in the 8th digit on 7 of 17 cases)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+        if not line.strip():
+            break
+    vendor, family, model = (fields.get(k, "") for k in ("vendor_id", "cpu family", "model"))
+    return f"{vendor}-{family}.{model}" if vendor else ""
+
+
+def coarse_platform() -> str:
+    """Machine, torch's CPU kernel set and torch: the key of the first recordings."""
     import torch
 
     return f"{host.machine()}-{torch.backends.cpu.get_cpu_capability()}-torch{torch.__version__}"
+
+
+def platform() -> str:
+    """The numeric platform a new recording is made for: machine, CPU model, kernel set, torch."""
+    model = cpu_model()
+    coarse = coarse_platform()
+    return coarse.replace("-", f"-{model}-", 1) if model else coarse
 
 
 @dataclass
@@ -46,8 +72,13 @@ class CaseRun:
 
 
 def recorded_path(name: str, on: str | None = None) -> Path:
-    """Where case `name`'s metrics.csv recorded on platform `on` (default: this one) lives."""
-    return DATA / (on or platform()) / f"{name}.csv"
+    """Where case `name`'s metrics.csv recorded on platform `on` lives; by default this
+    machine's own recording, or else the coarse-key one made before CPU models were keyed."""
+    if on is not None:
+        return DATA / on / f"{name}.csv"
+    precise = DATA / platform() / f"{name}.csv"
+    coarse = DATA / coarse_platform() / f"{name}.csv"
+    return precise if precise.exists() or not coarse.exists() else coarse
 
 
 def compare(name: str, actual: bytes) -> str | None:
