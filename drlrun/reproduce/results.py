@@ -1,0 +1,292 @@
+"""Turn a chapter's sweeps into its committed record, and the records into docs/results.md.
+
+A chapter's record is `docs/results/<chapter>.json` (per experiment and fidelity: the seeds'
+values, frames, wall time and a thinned learning curve per seed) plus its figure
+`docs/figures/results/<chapter>.png`. The run dirs are not committed, so results.md is rebuilt
+from the records alone, and chapters measured in different sessions sit side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Experiment
+from drlrun.sweep.jobs import Job, load_jobs
+
+CURVE_POINTS = 60  # per seed, kept in the record
+
+
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean (nan, nan below two values)."""
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        return math.nan, math.nan
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return float(x.mean()) - half, float(x.mean()) + half
+
+
+def metric_value(job: Job, key: str) -> float:
+    """`key` from the job's summary.json, else its last value in metrics.csv (e.g. a training
+    metric such as `loss` or `train_max_x_pos` that the final evaluation does not report)."""
+    value = job.value(key)
+    if math.isfinite(value):
+        return value
+    for row in reversed(job.rows):
+        if row.get(key) not in (None, ""):
+            return float(row[key])
+    return math.nan
+
+
+def thin(xs: list[int], ys: list[float], points: int = CURVE_POINTS) -> tuple[list, list]:
+    if len(xs) <= points:
+        return xs, ys
+    keep = np.unique(np.linspace(0, len(xs) - 1, points).round().astype(int))
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+def measure(experiment: Experiment, fidelity: str, directory: Path) -> dict[str, Any]:
+    """One preset's sweep as a record entry (no jobs yet: an entry saying so)."""
+    preset = experiment.presets[fidelity]
+    entry: dict[str, Any] = {"preset": preset, "seeds": [], "values": []}
+    if not directory.is_dir():
+        return entry
+    jobs = load_jobs(directory)
+    finished = sorted((j for j in jobs if j.status == "finished"), key=lambda j: int(j.seed))
+    curve = experiment.curve
+    entry.update(
+        seeds=[int(j.seed) for j in finished],
+        values=[metric_value(j, experiment.metric) for j in finished],
+        frames=[j.value("frames") for j in finished],
+        wall_time_s=[j.value("wall_time_s") for j in finished],
+        unfinished=sorted(f"seed {j.seed}: {j.status}" for j in jobs if j.status != "finished"),
+        curves=[list(thin(*j.curve(curve.column, curve.kinds))) for j in finished],
+    )
+    return entry
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    finite = [v for v in values if math.isfinite(v)]
+    low, high = t_interval(finite)
+    return {"mean": float(np.mean(finite)) if finite else math.nan, "low": low, "high": high}
+
+
+def git_commit() -> str:
+    """The short commit of the drlrun checkout that ran (\'unknown\' for an installed copy)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def machine() -> str:
+    """CPU model and core count, e.g. `AMD EPYC, 2 cores`."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def chapter_record(chapter: str, sweeps: dict[str, dict[str, Path]]) -> dict[str, Any]:
+    """The record of `chapter` from its sweep dirs: sweeps[experiment key][fidelity] -> dir."""
+    experiments = []
+    for experiment in (e for e in EXPERIMENTS if e.chapter == chapter):
+        if experiment.key not in sweeps:
+            continue
+        entries = {f: measure(experiment, f, d) for f, d in sweeps[experiment.key].items()}
+        experiments.append({"key": experiment.key, "fidelities": entries})
+    return {
+        "chapter": chapter,
+        "date": date.today().isoformat(),
+        "commit": git_commit(),
+        "machine": machine(),
+        "experiments": experiments,
+    }
+
+
+def write_record(record: dict[str, Any], docs: Path) -> Path:
+    path = docs / "results" / f"{record['chapter']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, allow_nan=True) + "\n")
+    return path
+
+
+def read_records(docs: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for chapter in CHAPTERS:
+        path = docs / "results" / f"{chapter}.json"
+        if path.exists():
+            found[chapter] = json.loads(path.read_text())
+    return found
+
+
+def plot_chapter(record: dict[str, Any], docs: Path) -> Path | None:
+    """One panel per experiment: each fidelity's mean curve with a 95% Student-t band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_key = {e.key: e for e in EXPERIMENTS if e.chapter == record["chapter"]}
+    panels = [e for e in record["experiments"] if any(f["curves"] for f in _entries(e))]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for ax, item in zip(axes[0], panels, strict=True):
+        experiment = by_key[item["key"]]
+        for fidelity, entry in item["fidelities"].items():
+            curves = [(x, y) for x, y in entry.get("curves", []) if x]
+            if not curves:
+                continue
+            end = min(max(x) for x, _ in curves)
+            grid = np.array(sorted({f for x, _ in curves for f in x if f <= end}))
+            ys = np.stack([np.interp(grid, x, y) for x, y in curves])
+            (line,) = ax.plot(grid, ys.mean(axis=0), label=f"{fidelity} (n={len(curves)})")
+            if len(curves) > 1:
+                from scipy.stats import t
+
+                half = t.ppf(0.975, len(curves) - 1) * ys.std(axis=0, ddof=1)
+                half /= math.sqrt(len(curves))
+                mean = ys.mean(axis=0)
+                ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        ax.set_title(experiment.title, fontsize="small")
+        ax.set_xlabel("frames (agent steps / images / individuals)", fontsize="x-small")
+        ax.set_ylabel(experiment.curve.label or experiment.curve.column, fontsize="small")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    fig.suptitle(f"{record['chapter']}: {CHAPTERS[record['chapter']]} (mean, 95% t band)")
+    fig.tight_layout()
+    path = docs / "figures" / "results" / f"{record['chapter']}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _entries(item: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"curves": [], **entry} for entry in item["fidelities"].values()]
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def _cell(entry: dict[str, Any] | None) -> str:
+    if not entry or not entry.get("values"):
+        missing = (entry or {}).get("unfinished")
+        return f"not run{' (' + '; '.join(missing) + ')' if missing else ''}"
+    s = summarize(entry["values"])
+    values = ", ".join(_num(v) for v in entry["values"])
+    interval = f" [{_num(s['low'])}, {_num(s['high'])}]" if math.isfinite(s["low"]) else ""
+    text = f"**{_num(s['mean'])}**{interval} ({values}; seeds {_seeds(entry['seeds'])})"
+    if entry.get("unfinished"):
+        text += f"; unfinished: {'; '.join(entry['unfinished'])}"
+    return text
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ",".join(str(s) for s in seeds)
+
+
+def cpu_hours(records: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Wall time summed over every finished job (1 thread each), per chapter, in hours."""
+    hours = {}
+    for chapter, record in records.items():
+        seconds = sum(
+            t
+            for item in record["experiments"]
+            for entry in item["fidelities"].values()
+            for t in entry.get("wall_time_s", [])
+            if math.isfinite(t)
+        )
+        hours[chapter] = seconds / 3600
+    return hours
+
+
+def results_markdown(records: dict[str, dict[str, Any]]) -> str:
+    """docs/results.md: per chapter the book's number beside the book and fixed presets'."""
+    by_name = {e.name: e for e in EXPERIMENTS}
+    hours = cpu_hours(records)
+    lines = [
+        "# Reproduction results",
+        "",
+        'Written by `drlrun-repro` (see README, "Reproducing the book"): every chapter\'s `book`',
+        "and `fixed` presets, each on the seeds listed, through `drlrun --multirun`. A cell is",
+        "the mean with its 95% Student-t interval, then the values and seeds. Frames and wall",
+        "time are per-run means; wall time is on one CPU thread of the machine named per chapter.",
+        "",
+    ]
+    missing = [c for c in CHAPTERS if c not in records]
+    if missing:
+        lines += [f"Not yet measured: {', '.join(missing)} (`drlrun-repro --chapters ...`).", ""]
+    for chapter, record in records.items():
+        lines += [
+            f"## {chapter}: {CHAPTERS[chapter]}",
+            "",
+            f"Measured {record['date']} at {record['commit']} on {record['machine']}; "
+            f"{hours[chapter]:.2f} CPU-hours in all.",
+            "",
+            "| experiment | metric | book | book preset | fixed preset | frames (book / fixed) "
+            "| wall time (book / fixed) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for item in record["experiments"]:
+            experiment = by_name[f"{chapter}/{item['key']}"]
+            entries = item["fidelities"]
+            lines.append(
+                f"| {experiment.title} | `{experiment.metric}` | {_num(experiment.book_value)} | "
+                + " | ".join(
+                    _cell(entries.get(f)) if f in experiment.presets else "n/a"
+                    for f in ("book", "fixed")
+                )
+                + f" | {_per_fidelity(entries, 'frames', _frames)} | "
+                f"{_per_fidelity(entries, 'wall_time_s', _wall)} |"
+            )
+        lines += ["", "Sources of the book's numbers:", ""]
+        for item in record["experiments"]:
+            experiment = by_name[f"{chapter}/{item['key']}"]
+            presets = ", ".join(f"`{p}`" for p in experiment.presets.values())
+            lines.append(f"- {experiment.title} ({presets}): {experiment.source}.")
+        figure = Path("figures") / "results" / f"{chapter}.png"
+        lines += ["", f"![{chapter} learning curves]({figure})", ""]
+    total = sum(hours.values())
+    lines += [f"Total: {total:.2f} CPU-hours over the chapters measured.", ""]
+    return "\n".join(lines)
+
+
+def _wall(seconds: list[float]) -> str:
+    finite = [s for s in seconds if math.isfinite(s)]
+    if not finite:
+        return "-"
+    mean = float(np.mean(finite))
+    return f"{mean / 60:.1f} min" if mean >= 60 else f"{mean:.0f} s"
+
+
+def _frames(values: list[float]) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    return f"{np.mean(finite):,.0f}" if finite else "-"
+
+
+def _per_fidelity(entries: dict[str, Any], key: str, fmt) -> str:
+    return " / ".join(fmt(entry.get(key, [])) for entry in entries.values())

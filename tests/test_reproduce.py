@@ -1,0 +1,100 @@
+"""drlrun-repro: chapters' presets on several seeds through a real multirun, resumable, and
+docs/results.md with Student-t intervals built from the committed per-chapter records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drlrun.reproduce.results import results_markdown, t_interval
+
+
+def repro(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "drlrun.reproduce.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_t_interval_is_students() -> None:
+    # mean 2, sd 1, n 3: half width t(0.975, 2) / sqrt(3) = 4.302653 / 1.732051 = 2.484138
+    low, high = t_interval([1.0, 2.0, 3.0])
+    assert low == pytest.approx(-0.484138, abs=1e-6)
+    assert high == pytest.approx(4.484138, abs=1e-6)
+    assert all(v != v for v in t_interval([1.0]))  # nan: no interval from one value
+
+
+def test_results_markdown_puts_the_book_beside_both_presets() -> None:
+    entry = {"seeds": [0, 1, 2], "frames": [100.0] * 3, "wall_time_s": [60.0, 90.0, 210.0]}
+    record = {
+        "chapter": "ch10",
+        "date": "2026-12-03",
+        "commit": "abc1234",
+        "machine": "test CPU, 2 cores",
+        "experiments": [
+            {
+                "key": "mnist_relational",
+                "fidelities": {
+                    "book": {**entry, "preset": "ch10_mnist_relational", "values": [1, 2, 3]},
+                    "fixed": {"preset": "ch10_mnist_relational_fixed", "seeds": [], "values": []},
+                },
+            }
+        ],
+    }
+    text = results_markdown({"ch10": record})
+    row = next(line for line in text.splitlines() if line.startswith("| Relational"))
+    assert "| 0.946 |" in row  # the book's number (inventory 5.5)
+    assert "**2** [-0.484, 4.48] (1, 2, 3; seeds 0,1,2)" in row
+    assert "| not run |" in row
+    assert "| 2.0 min / - |" in row
+    assert "0.10 CPU-hours" in text  # 360 s
+    assert "Not yet measured: ch6, ch7, ch8, ch9" in text
+
+
+def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
+    args = ["--only", "ch7/synthetic", "--seeds", "0", "1", "--root", "sweeps", "--docs", "docs"]
+    args += ["--launcher", "basic", "budget.frames=200", "log.progress=false"]
+    first = repro(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    record = json.loads((tmp_path / "docs/results/ch7.json").read_text())
+    (item,) = record["experiments"]
+    entry = item["fidelities"]["book"]
+    assert item["key"] == "synthetic" and entry["preset"] == "ch7_synthetic"
+    assert entry["seeds"] == [0, 1] and len(entry["values"]) == 2
+    assert entry["frames"] == [200.0, 200.0]
+    assert len(entry["curves"]) == 2 and entry["curves"][0][0]  # a loss curve per seed
+    assert (tmp_path / "docs/figures/results/ch7.png").stat().st_size > 10_000
+    text = (tmp_path / "docs/results.md").read_text()
+    assert "| Dist-DQN on synthetic data (L7.9-7.11) | `loss` |" in text
+
+    runs = sorted((tmp_path / "sweeps/ch7/ch7_synthetic").glob("*/metrics.csv"))
+    before = {p: p.read_bytes() for p in runs}
+    again = repro(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.read_bytes() for p in runs} == before  # finished seeds are not run again
+    assert sorted((tmp_path / "sweeps/ch7/ch7_synthetic").glob("*/metrics.csv")) == runs
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--chapters", "ch5"], "unknown chapter ch5; choose from ch6, ch7, ch8, ch9, ch10"),
+        (["--only", "ch10/mnist_cnn"], "ch10/mnist_cnn need the MNIST files: pass --mnist-root"),
+        (["--only", "ch7/nothing"], "unknown experiment ch7/nothing; choose from ch6/string_ga"),
+    ],
+)
+def test_repro_refuses_bad_input_in_one_line(tmp_path: Path, args, message) -> None:
+    out = repro(*args, "--docs", "docs", "--root", "sweeps", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
