@@ -87,7 +87,14 @@ def tiny_budget(algo: dict, env: str) -> list[str]:
     """Budget and algo overrides for a run that reaches at least one update, using only keys
     the algo has (overriding a key it lacks is a composition error)."""
     if "population" in algo:  # ga, es: one generation (GA's tournament needs >= 2 of 20%)
-        return ["budget.frames=null", "budget.iterations=1", "algo.population=10"]
+        # 2 envs side by side: a Mario emulator takes 0.4 s to build, and one per individual
+        # was most of a GA x mario pair's time
+        return [
+            "budget.frames=null",
+            "budget.iterations=1",
+            "algo.population=10",
+            "algo.max_rollouts=2",
+        ]
     if "eval_batch" in algo:  # supervised: one batch
         return [
             "budget.frames=null",
@@ -122,7 +129,7 @@ def episode_cap(env: str) -> list[str]:
     if env in ("freeway", "freeway_ram"):
         return ["env.max_episode_frames=200"]
     if env in ("mario", "mario84"):
-        return ["env.max_episode_steps=25"]
+        return ["env.max_episode_steps=10"]
     return []
 
 

@@ -48,18 +48,33 @@ def distribution_grid(
     width = float(support[1] - support[0]) if len(support) > 1 else 1.0
     if expected is None:
         expected = probs @ support
+    width_in, height_in = 3.2 * actions, 2.2 * samples
     fig, axes = plt.subplots(
-        samples, actions, figsize=(3.2 * actions, 2.2 * samples), squeeze=False, sharex=True
+        samples, actions, figsize=(width_in, height_in), squeeze=False, sharex=True
     )
+    # one filled step artist per panel: `bar` made one patch per atom, and drawing the 18
+    # actions x 4 samples x 51 atoms of a Mario C51 grid took 14 s
+    edges = np.append(support - width / 2, support[-1] + width / 2)
     for i in range(samples):
         for a in range(actions):
             ax = axes[i][a]
-            ax.bar(support, probs[i, a], width=width, color=ACTION_COLOURS[a % len(ACTION_COLOURS)])
+            colour = ACTION_COLOURS[a % len(ACTION_COLOURS)]
+            ax.stairs(probs[i, a], edges, fill=True, color=colour)
             ax.set_title(f"s{i} {names[a]}: E={float(expected[i, a]):.2f}", fontsize=9)
             ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # fixed margins in inches: tight_layout measured every tick label of the 4 x 18 panels
+    # (3.5 s of a Mario C51 run's end); each panel has the same title and tick labels
+    top = 0.55 + (0.35 if title else 0.0)
+    fig.subplots_adjust(
+        left=0.45 / width_in,
+        right=1 - 0.1 / width_in,
+        bottom=0.35 / height_in,
+        top=1 - top / height_in,
+        wspace=0.3,
+        hspace=0.55,
+    )
     return fig
 
 
