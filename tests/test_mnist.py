@@ -96,3 +96,50 @@ def test_mnist_presets_compose():
     # a --multirun over both presets composes the root config with data.root before any preset
     # picks env=mnist_transformed: the key must exist at the top level
     assert compose(f"data.root={DATA}").data.root == str(DATA)
+
+
+def test_fixed_presets_change_only_the_named_keys():
+    from omegaconf import OmegaConf
+
+    from tests.conftest import compose
+
+    for name in ("relational", "cnn"):
+        book = OmegaConf.to_container(compose(f"+experiment=ch10_mnist_{name}"))
+        fixed = OmegaConf.to_container(compose(f"+experiment=ch10_mnist_{name}_fixed"))
+        assert fixed["fidelity"] == "fixed" and fixed["env"]["book_ranges"] is False
+        schedule = {"lr": 2e-3, "lr_schedule": "cosine", "lr_warmup": 50, "lr_batches": 1000}
+        assert {k: fixed["algo"][k] for k in schedule} == schedule
+        assert fixed["budget"] == book["budget"] and fixed["algo"]["batch_size"] == 300
+    rel = compose("+experiment=ch10_mnist_relational_fixed").net
+    assert (rel.block, rel.norm, rel.attention) == ("residual", "none", "dot")
+
+
+@pytest.mark.parametrize(
+    "seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
+)
+def test_cnn_learns_the_transformed_digits(seed: int, tmp_path: Path):
+    """The CNN with the fixed preset's schedule, 300 batches of 64 from the 400 committed
+    training digits, tested on the 100 held out (rotated, shifted, noisy). Measured: 0.49, 0.53,
+    0.66 on seeds 0-2; random guessing scores 0.1 (0.35 is 8 of its standard deviations off)."""
+    summary, algo = run_config(
+        [
+            "+experiment=ch10_mnist_cnn_fixed",
+            f"data.root={DATA}",
+            f"seed={seed}",
+            "env.offline_test=100",
+            "algo.batch_size=64",
+            "algo.lr_batches=300",
+            "algo.lr_warmup=10",
+            "budget.iterations=300",
+            "eval.every=0",
+            "checkpoint.every=0",
+            "log.every=640",
+        ],
+        tmp_path,
+    )
+    assert summary["test_images"] == 100
+    assert summary["test_accuracy"] >= 0.35, summary["test_accuracy"]
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    lrs = [float(r.split(",")[header.index("lr")]) for r in rows[1:] if r.split(",")[1] == "train"]
+    assert lrs[0] > lrs[-1] and lrs[-1] < 1e-4  # the cosine decays towards 0

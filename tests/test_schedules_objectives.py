@@ -8,7 +8,7 @@ from torch import nn
 
 from drlrun.algos.q.losses.base import TDBatch
 from drlrun.algos.q.losses.scalar import ScalarQ
-from drlrun.algos.schedules import LinearSchedule
+from drlrun.algos.schedules import CosineSchedule, LinearSchedule
 
 
 def test_linear_schedule_matches_cleanrl() -> None:
@@ -34,6 +34,15 @@ class Table(nn.Module):
 class Params:
     loss = "mse"
     double_argmax = "next"
+
+
+def test_cosine_schedule_warms_up_then_halves_at_midpoint_and_ends_at_the_floor() -> None:
+    s = CosineSchedule(peak=1e-3, duration=1000, warmup=50)
+    assert s(0) == pytest.approx(2e-5) and s(49) == pytest.approx(1e-3)  # linear warm-up
+    assert s(50) == pytest.approx(1e-3)
+    assert s(525) == pytest.approx(5e-4)  # half way through the decay: cos(pi / 2)
+    assert s(1000) == 0.0 and s(5000) == 0.0
+    assert CosineSchedule(1.0, 10, floor=0.1)(10) == pytest.approx(0.1)
 
 
 def test_scalar_target_dqn_vs_double() -> None:

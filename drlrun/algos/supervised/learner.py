@@ -10,7 +10,7 @@ builder accepts only `dataset` tasks, checked before anything is built); the fig
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from drlrun.algos.base import (
     module_tensors,
     no_video,
 )
+from drlrun.algos.schedules import CosineSchedule
 from drlrun.envs.mnist import MnistData, transform
 from drlrun.nets.base import build_torso
 from drlrun.nets.policy import PolicyNet
@@ -41,10 +42,24 @@ class SupervisedParams:
     lr: float = 1e-3
     batch_size: int = 300
     eval_batch: int = 500
+    lr_schedule: str = "constant"  # constant (the book) | cosine (warm-up, then cosine to 0)
+    lr_warmup: int = 0  # batches of linear warm-up (cosine)
+    lr_batches: int = 1000  # batches over which the cosine decays (cosine)
+    weight_decay: float = 0.0  # AdamW's decoupled decay (0: Adam, the book)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.eval_batch < 1:
             raise ValueError("batch_size and eval_batch must be >= 1")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.lr_warmup < 0 or self.lr_batches < 1 or self.weight_decay < 0:
+            raise ValueError("lr_warmup and weight_decay must be >= 0, lr_batches >= 1")
+
+    def learning_rate(self) -> Callable[[int], float]:
+        """The learning rate of batch `step` (0-based)."""
+        if self.lr_schedule == "cosine":
+            return CosineSchedule(self.lr, self.lr_batches, self.lr_warmup)
+        return lambda step: self.lr
 
 
 class Classifier(PolicyNet):
@@ -58,7 +73,13 @@ class Supervised(Algorithm):
     def __init__(self, p: SupervisedParams, data: MnistData, ctx: RunContext):
         self.p, self.data, self.device = p, data, ctx.device
         self.model = Classifier(build_torso(ctx.net_cfg, data), 10).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=p.lr)
+        params = self.model.parameters()
+        self.optimizer = (
+            torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay)
+            if p.weight_decay > 0
+            else torch.optim.Adam(params, lr=p.lr)
+        )
+        self.learning_rate = p.learning_rate()
         self.gen = torch.Generator().manual_seed(ctx.seed)
         self.frames = 0
         self.history: list[tuple[int, float, float]] = []  # (frames, loss, batch accuracy)
@@ -70,13 +91,19 @@ class Supervised(Algorithm):
         y = self.data.train_labels[ids].to(self.device)
         out = self.model(x)
         loss = F.nll_loss(out, y)
+        lr = self.learning_rate(len(self.history))  # a pure function of the batch count
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         self.frames += len(ids)
         acc = (out.argmax(dim=1) == y).float().mean().item()
         self.history.append((self.frames, loss.item(), acc))
-        return TrainResult({"loss": loss.item(), "accuracy": acc})
+        metrics = {"loss": loss.item(), "accuracy": acc}
+        if self.p.lr_schedule != "constant":
+            metrics["lr"] = lr
+        return TrainResult(metrics)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> torch.Tensor:
