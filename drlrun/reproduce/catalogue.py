@@ -25,6 +25,7 @@ class Curve:
     column: str
     kinds: tuple[str, ...] = ("eval", "final")
     label: str = ""
+    smooth: int = 1  # running mean over this many rows (e.g. per-battle wins)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "ising1d",
         "Neighbourhood Q on the 1D Ising model (L9.3-9.8)",
         {"book": "ch9_ising1d_book", "fixed": "ch9_ising1d_fixed"},
-        "eval_domain_walls",
+        "domain_walls",
         2.0,
         "inventory 4.2: the final grid forms two aligned domains (two domain walls)",
         Curve("magnetization", ("train",), "magnetization"),
@@ -136,7 +137,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "win_rate",
         None,
         "inventory 4.4: 'the dark team pushed the light team into a corner' (no number)",
-        Curve("train_win", ("train",), "battles won (training)"),
+        Curve("train_win", ("train",), "battles won (training, running mean of 10)", 10),
     ),
     Experiment(
         "ch10",

@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
             for chapter in dict.fromkeys(e.chapter for e in experiments):
                 mine = [e for e in experiments if e.chapter == chapter]
                 worst = max(worst, run_chapter(chapter, mine, args, options))
+                write_results(args.docs)  # after each chapter: a stopped run keeps the rest
         path = write_results(args.docs)
     except (DrlrunError, json.JSONDecodeError) as err:
         print(f"drlrun-repro: error: {err}", file=sys.stderr)

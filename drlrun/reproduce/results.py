@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Experiment
+from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Curve, Experiment
 from drlrun.sweep.jobs import Job, load_jobs
 
 CURVE_POINTS = 60  # per seed, kept in the record
@@ -48,6 +48,16 @@ def metric_value(job: Job, key: str) -> float:
     return math.nan
 
 
+def running_mean(ys: list[float], window: int) -> list[float]:
+    """Mean of the last `window` values at each point (fewer at the start)."""
+    if window <= 1 or not ys:
+        return ys
+    sums = np.cumsum(np.insert(np.asarray(ys, dtype=float), 0, 0.0))
+    idx = np.arange(1, len(ys) + 1)
+    start = np.maximum(idx - window, 0)
+    return ((sums[idx] - sums[start]) / (idx - start)).tolist()
+
+
 def thin(xs: list[int], ys: list[float], points: int = CURVE_POINTS) -> tuple[list, list]:
     if len(xs) <= points:
         return xs, ys
@@ -70,9 +80,14 @@ def measure(experiment: Experiment, fidelity: str, directory: Path) -> dict[str,
         frames=[j.value("frames") for j in finished],
         wall_time_s=[j.value("wall_time_s") for j in finished],
         unfinished=sorted(f"seed {j.seed}: {j.status}" for j in jobs if j.status != "finished"),
-        curves=[list(thin(*j.curve(curve.column, curve.kinds))) for j in finished],
+        curves=[_curve(j, curve) for j in finished],
     )
     return entry
+
+
+def _curve(job: Job, curve: Curve) -> list[list]:
+    xs, ys = job.curve(curve.column, curve.kinds)
+    return list(thin(xs, running_mean(ys, curve.smooth)))
 
 
 def summarize(values: list[float]) -> dict[str, float]:
