@@ -197,6 +197,26 @@ def test_policy_ga_resumes_exactly(tmp_path: Path):
     assert full.population.shape == (16, 407)
 
 
+def test_champion_is_kept_until_a_candidate_beats_it_and_resumes_exactly(tmp_path: Path):
+    kw = dict(tournament_replacement=False, action="argmax", champion_candidates=3)
+    kw["champion_episodes"] = 3
+    ga = run_policy_ga(2, **kw)
+    champion, score = ga.champion.copy(), ga.champion_return
+    assert score > 20  # a real policy: a zero vector pushes one way and falls after ~9 steps
+    ga.population[:] = 0.0  # a generation of candidates that cannot beat it
+    ga.train_step()
+    np.testing.assert_array_equal(ga.best_genome, champion)
+    np.testing.assert_array_equal(ga.champion, champion)
+
+    full = run_policy_ga(4, **kw)
+    half = run_policy_ga(2, **kw)
+    path = checkpoint.save({"algo": half.state_dict()}, tmp_path, half.frames, 1)
+    resumed = run_policy_ga(2, checkpoint.load(path)["algo"], **kw)
+    np.testing.assert_array_equal(resumed.champion, full.champion)
+    np.testing.assert_array_equal(resumed.population, full.population)
+    assert resumed.frames == full.frames
+
+
 def test_string_target_is_only_for_ga():
     registry.load_builtins_and_plugins()
     target = registry.build("env", OmegaConf.create({"name": "string_target"}))

@@ -58,7 +58,8 @@ def test_freeway_smoke(tmp_path: Path, overrides: tuple[str, ...]) -> None:
 @pytest.mark.ci
 def test_ga_preset_learns_cartpole_in_a_few_small_generations(tmp_path: Path) -> None:
     """The ch. 6 fixed GA preset at population 60 for 6 generations: the champion's independent
-    10-episode eval. Seen on seeds 0-4: 98.7, 69.9, 126.7, 60.9, 70.5."""
+    10-episode eval. Seen on seeds 0-4: 179.2, 266.3, 484.4, 500.0, 500.0 (greedy actions; with
+    sampled ones it was 98.7, 69.9, 126.7, 60.9, 70.5)."""
     summary = train(
         tmp_path,
         "+experiment=ch6_cartpole_ga_fixed",
@@ -67,7 +68,7 @@ def test_ga_preset_learns_cartpole_in_a_few_small_generations(tmp_path: Path) ->
         "checkpoint.every=0",
         "log.tensorboard=false",
     )
-    assert summary["eval_return_mean"] >= 45
+    assert summary["eval_return_mean"] >= 100
 
 
 @pytest.mark.ci

@@ -63,6 +63,7 @@ CASES: dict[str, list[str]] = {
     "ch6_cartpole_ga_fixed": [
         "+experiment=ch6_cartpole_ga_fixed",
         "algo.champion_candidates=0",  # the recorded path: the generation's top fitness
+        "algo.action=sample",  # ... with sampled actions (the preset turned greedy later)
         "algo.population=20",
         "budget.iterations=2",
         "eval.episodes=2",

@@ -192,6 +192,7 @@ class GA(Evolution):
         self.finished = False
         self.best_genome = self.population[0].copy()
         self.best_fitness = float("-inf")
+        self.champion: np.ndarray | None = None  # the re-scored champion (champion_candidates)
 
     # --- one generation ------------------------------------------------------------------------
     def train_step(self) -> TrainResult:
@@ -224,14 +225,21 @@ class GA(Evolution):
 
     def _rescore_champion(self, order: np.ndarray) -> None:
         """The champion is the best mean over `champion_episodes` fresh episodes among the top
-        `champion_candidates` by fitness (their frames count towards the budget)."""
+        `champion_candidates` by fitness and the previous champion, all scored on the same
+        episodes (their frames count towards the budget). Keeping the incumbent as a candidate
+        means a robust champion is only replaced by one that beats it on the same fresh
+        episodes, instead of by whatever the last generation's noisy fitness ranked first."""
         top = order[: self.p.champion_candidates]
+        candidates = self.population[top]
+        if self.champion is not None:
+            candidates = np.concatenate([candidates, self.champion[None]])
         means, frames = self.genome.evaluate(
-            self.population[top], self.rng, episodes=self.p.champion_episodes
+            candidates, self.rng, episodes=self.p.champion_episodes
         )
         self.frames += frames
-        pick = int(np.argmax(means))
-        self.best_genome = self.population[top[pick]].copy()
+        pick = int(np.argmax(means))  # ties keep the current generation's candidate
+        self.champion = candidates[pick].copy()
+        self.best_genome = self.champion
         self.champion_return = float(means[pick])
 
     def select(self, fitness: np.ndarray) -> tuple[int, int]:
@@ -281,6 +289,7 @@ class GA(Evolution):
             "finished": self.finished,
             "best_genome": self.best_genome,
             "best_fitness": self.best_fitness,
+            "champion": np.zeros(0) if self.champion is None else self.champion,
             **self.counters_state(),
         }
 
@@ -293,6 +302,8 @@ class GA(Evolution):
         self.finished = bool(state["finished"])
         self.best_genome = np.asarray(state["best_genome"]).copy()
         self.best_fitness = float(state["best_fitness"])
+        champion = np.asarray(state.get("champion", np.zeros(0)))  # older checkpoints: none
+        self.champion = champion.astype(self.population.dtype).copy() if champion.size else None
         self.load_counters(state)
 
     def fitness_title(self) -> str:
