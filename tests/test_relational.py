@@ -104,6 +104,25 @@ def test_atari_preset_batch_of_one():
     assert torso(torch.zeros(1, 4, 84, 84, dtype=torch.uint8)).shape == (1, 64)
 
 
+def test_conv_layer_norm_normalises_each_sample_on_its_own():
+    """net.conv_norm=layer: GroupNorm(1, C) after each of MNIST's four convs (2 x C parameters
+    each); no batch statistics, so a sample's features do not depend on its batch."""
+    plain = RelationalTorso((1, 28, 28), params("mnist"))
+    normed = RelationalTorso((1, 28, 28), params("mnist", conv_norm="layer"))
+    norms = [m for m in normed.convs if isinstance(m, nn.GroupNorm)]
+    assert [m.num_channels for m in norms] == [16, 20, 24, 30] and all(
+        m.num_groups == 1 for m in norms
+    )
+    assert count(normed, nn.Linear(36, 10)) - count(plain, nn.Linear(36, 10)) == 2 * 90
+    torch.manual_seed(0)
+    x = torch.rand(5, 1, 28, 28)
+    maps = normed.convs(x)
+    alone = normed.convs(x[2:3])
+    torch.testing.assert_close(alone, maps[2:3])
+    after_first = normed.convs[:2](x)  # conv, then its norm: zero mean, unit variance per sample
+    torch.testing.assert_close(after_first.mean(dim=(1, 2, 3)), torch.zeros(5), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("readout,features", [("max", 64), ("mean", 64), ("flatten", 49 * 64)])
 def test_readouts(readout: str, features: int):
     torso = RelationalTorso((3, 7, 7), params("doorkey", readout=readout), 1.0, (11, 6, 3))

@@ -47,6 +47,9 @@ class RelationalParams:
     kernel: int | None = None
     stride: int | None = None
     pool: int | None = None  # max-pool window after each conv (1: none)
+    # none (the book) | layer: each conv's output normalised per sample over (channels, height,
+    # width) (GroupNorm with one group: no batch statistics, so acting on one state is the same)
+    conv_norm: Literal["none", "layer"] = "none"
     heads: int | None = None
     node_size: int | None = None
     attention: Attention = "dot"
@@ -135,7 +138,10 @@ class RelationalTorso(Torso):
         in_channels = channels = sum(self.levels) if self.levels else obs_shape[0]
         layers: list[nn.Module] = []
         for out in p.channels:
-            layers += [nn.Conv2d(channels, out, p.kernel, stride=p.stride), nn.ReLU()]
+            layers.append(nn.Conv2d(channels, out, p.kernel, stride=p.stride))
+            if p.conv_norm == "layer":
+                layers.append(nn.GroupNorm(1, out))
+            layers.append(nn.ReLU())
             if p.pool > 1:
                 layers.append(nn.MaxPool2d(p.pool))
             channels = out

@@ -259,7 +259,7 @@ def results_markdown(records: dict[str, dict[str, Any]]) -> str:
         lines += [
             f"## {chapter}: {CHAPTERS[chapter]}",
             "",
-            f"Measured {record['date']} at {record['commit']} on {record['machine']}; "
+            f"Record last written {record['date']} at {record['commit']} on {record['machine']}; "
             f"{hours[chapter]:.2f} CPU-hours in all.",
             "",
             "| experiment | metric | book | book preset | fixed preset | frames (book / fixed) "
