@@ -111,7 +111,8 @@ def test_fixed_presets_change_only_the_named_keys():
         assert {k: fixed["algo"][k] for k in schedule} == schedule
         assert fixed["budget"] == book["budget"] and fixed["algo"]["batch_size"] == 300
     rel = compose("+experiment=ch10_mnist_relational_fixed").net
-    assert (rel.block, rel.norm, rel.attention) == ("residual", "none", "dot")
+    assert (rel.block, rel.norm, rel.attention, rel.conv_norm) == ("book", "book", "dot", "layer")
+    assert compose("+experiment=ch10_mnist_relational").net.conv_norm == "none"
 
 
 @pytest.mark.parametrize(
