@@ -27,12 +27,13 @@ TINY = [
 
 
 def run_cli(
-    args: list[str], cwd: Path, timeout: float = 300, **kwargs
+    args: list[str], cwd: Path, timeout: float = 300, module: str = "drlrun.cli", **kwargs
 ) -> subprocess.CompletedProcess:
-    """Run `drlrun ARGS` as a user would (the console script's module), capturing output."""
+    """Run `drlrun ARGS` as a user would (the console script's module; `module` for another
+    console script, e.g. drlrun.reproduce.cli), capturing output."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
     return subprocess.run(
-        [sys.executable, "-m", "drlrun.cli", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env=env,
         capture_output=True,

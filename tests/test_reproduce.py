@@ -4,26 +4,17 @@ docs/results.md with Student-t intervals built from the committed per-chapter re
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from drlrun.reproduce.results import results_markdown, t_interval
+from tests.conftest import run_cli
 
 
 def repro(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "drlrun.reproduce.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(list(args), cwd, module="drlrun.reproduce.cli")
 
 
 def test_t_interval_is_students() -> None:
