@@ -113,6 +113,8 @@ def test_fixed_presets_change_only_the_named_keys():
     rel = compose("+experiment=ch10_mnist_relational_fixed").net
     assert (rel.block, rel.norm, rel.attention, rel.conv_norm) == ("book", "book", "dot", "layer")
     assert compose("+experiment=ch10_mnist_relational").net.conv_norm == "none"
+    assert compose("+experiment=ch10_mnist_cnn_fixed").net.conv_norm == "layer"
+    assert compose("+experiment=ch10_mnist_cnn").net.conv_norm == "none"
 
 
 @pytest.mark.parametrize(
@@ -120,8 +122,9 @@ def test_fixed_presets_change_only_the_named_keys():
 )
 def test_cnn_learns_the_transformed_digits(seed: int, tmp_path: Path):
     """The CNN with the fixed preset's schedule, 300 batches of 64 from the 400 committed
-    training digits, tested on the 100 held out (rotated, shifted, noisy). Measured: 0.49, 0.53,
-    0.66 on seeds 0-2; random guessing scores 0.1 (0.35 is 8 of its standard deviations off)."""
+    training digits, tested on the 100 held out (rotated, shifted, noisy). Measured: 0.78, 0.61,
+    0.71 on seeds 0-2 (0.49, 0.53, 0.66 without the conv norms); random guessing scores 0.1
+    (0.4 is 10 of its standard deviations off)."""
     summary, algo = run_config(
         [
             "+experiment=ch10_mnist_cnn_fixed",
@@ -139,7 +142,7 @@ def test_cnn_learns_the_transformed_digits(seed: int, tmp_path: Path):
         tmp_path,
     )
     assert summary["test_images"] == 100
-    assert summary["test_accuracy"] >= 0.35, summary["test_accuracy"]
+    assert summary["test_accuracy"] >= 0.4, summary["test_accuracy"]
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
     lrs = [float(r.split(",")[header.index("lr")]) for r in rows[1:] if r.split(",")[1] == "train"]

@@ -121,6 +121,11 @@ def test_conv_layer_norm_normalises_each_sample_on_its_own():
     torch.testing.assert_close(alone, maps[2:3])
     after_first = normed.convs[:2](x)  # conv, then its norm: zero mean, unit variance per sample
     torch.testing.assert_close(after_first.mean(dim=(1, 2, 3)), torch.zeros(5), atol=1e-5, rtol=0)
+    cnn = MnistCNN((1, 28, 28), MnistCNNParams(conv_norm="layer"))
+    plain_cnn = MnistCNN((1, 28, 28), MnistCNNParams())
+    widths = [m.num_channels for m in cnn.convs if isinstance(m, nn.GroupNorm)]
+    assert widths == [10, 16, 24, 32, 64]
+    assert count(cnn, nn.Linear(128, 10)) - count(plain_cnn, nn.Linear(128, 10)) == 2 * 146
 
 
 @pytest.mark.parametrize("readout,features", [("max", 64), ("mean", 64), ("flatten", 49 * 64)])

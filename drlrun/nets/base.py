@@ -65,6 +65,19 @@ def activation(name: str) -> nn.Module:
     return get_activation(name).module()
 
 
+def conv_relu(
+    in_channels: int, out_channels: int, kernel: int, stride: int = 1, norm: str = "none"
+) -> list[nn.Module]:
+    """Conv2d -> (norm="layer": GroupNorm(1, C), each sample normalised over its own channels
+    and cells, no batch statistics, so one state acts as it would in a batch) -> ReLU."""
+    if norm not in ("none", "layer"):
+        raise DrlrunError(f"net.conv_norm must be none or layer, got {norm!r}")
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, kernel, stride=stride)]
+    if norm == "layer":
+        layers.append(nn.GroupNorm(1, out_channels))
+    return [*layers, nn.ReLU()]
+
+
 def one_hot_codes(obs: torch.Tensor, levels: tuple[int, ...]) -> torch.Tensor:
     """(batch, C, H, W) integer codes -> (batch, sum(levels), H, W) floats, channel c one-hot
     over its `levels[c]` categories (MiniGrid's object / colour / state indices)."""

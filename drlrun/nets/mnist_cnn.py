@@ -7,11 +7,12 @@ conv 1->10, conv 10->16, max-pool 2x2, conv 16->24, conv 24->32, conv 32->64 (al
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
 
-from drlrun.nets.base import Torso
+from drlrun.nets.base import Torso, conv_relu
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -22,6 +23,7 @@ class MnistCNNParams:
     kernel: int = 4
     pool_after: int = 2  # max-pool 2x2 after this many convs (the book's code: after conv2)
     hidden: int = 128
+    conv_norm: Literal["none", "layer"] = "none"  # layer: GroupNorm(1, C) after each conv
 
 
 class MnistCNN(Torso):
@@ -30,7 +32,7 @@ class MnistCNN(Torso):
         layers: list[nn.Module] = []
         channels = obs_shape[0]
         for i, out in enumerate(p.channels):
-            layers += [nn.Conv2d(channels, out, p.kernel), nn.ReLU()]
+            layers += conv_relu(channels, out, p.kernel, norm=p.conv_norm)
             if i + 1 == p.pool_after:
                 layers.append(nn.MaxPool2d(2))
             channels = out

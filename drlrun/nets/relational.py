@@ -20,7 +20,7 @@ from einops import rearrange
 from torch import nn
 
 from drlrun.errors import DrlrunError
-from drlrun.nets.base import Torso, one_hot_codes
+from drlrun.nets.base import Torso, conv_relu, one_hot_codes
 from drlrun.params import from_cfg
 from drlrun.registry import register
 
@@ -138,10 +138,7 @@ class RelationalTorso(Torso):
         in_channels = channels = sum(self.levels) if self.levels else obs_shape[0]
         layers: list[nn.Module] = []
         for out in p.channels:
-            layers.append(nn.Conv2d(channels, out, p.kernel, stride=p.stride))
-            if p.conv_norm == "layer":
-                layers.append(nn.GroupNorm(1, out))
-            layers.append(nn.ReLU())
+            layers += conv_relu(channels, out, p.kernel, p.stride, p.conv_norm)
             if p.pool > 1:
                 layers.append(nn.MaxPool2d(p.pool))
             channels = out
