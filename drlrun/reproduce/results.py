@@ -275,8 +275,8 @@ def results_markdown(records: dict[str, dict[str, Any]]) -> str:
                     _cell(entries.get(f)) if f in experiment.presets else "n/a"
                     for f in ("book", "fixed")
                 )
-                + f" | {_per_fidelity(entries, 'frames', _frames)} | "
-                f"{_per_fidelity(entries, 'wall_time_s', _wall)} |"
+                + f" | {_per_fidelity(entries, list(experiment.presets), 'frames', _frames)} | "
+                f"{_per_fidelity(entries, list(experiment.presets), 'wall_time_s', _wall)} |"
             )
         lines += ["", "Sources of the book's numbers:", ""]
         for item in record["experiments"]:
@@ -303,5 +303,6 @@ def _frames(values: list[float]) -> str:
     return f"{np.mean(finite):,.0f}" if finite else "-"
 
 
-def _per_fidelity(entries: dict[str, Any], key: str, fmt) -> str:
-    return " / ".join(fmt(entry.get(key, [])) for entry in entries.values())
+def _per_fidelity(entries: dict[str, Any], fidelities: list[str], key: str, fmt) -> str:
+    """`fmt` of `key` per fidelity the experiment has, '-' for one not measured yet."""
+    return " / ".join(fmt(entries.get(f, {}).get(key, [])) for f in fidelities)
