@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
 from drlrun.sweep.jobs import Job, load_jobs, swept_keys
-from drlrun.sweep.stats import bootstrap_band, bootstrap_ci, iqm, std
+from drlrun.sweep.stats import align_curves, bootstrap_band, bootstrap_ci, iqm, std
 
 
 @dataclass
@@ -149,10 +149,7 @@ def plot_curves(groups: list[GroupRow], column: str, path: Path) -> Path | None:
         curves = [(x, y) for x, y in curves if x]
         if not curves:
             continue
-        # a common grid: the frames every seed reached, values interpolated per seed
-        end = min(max(x) for x, _ in curves)
-        grid = np.array(sorted({f for x, _ in curves for f in x if f <= end}))
-        ys = np.stack([np.interp(grid, x, y) for x, y in curves])
+        grid, ys = align_curves(curves)
         mean = ys.mean(axis=0)
         (line,) = ax.plot(grid, mean, label=f"{group.label} (n={len(curves)})")
         if len(curves) > 1:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drlrun.reproduce.catalogue import Experiment
-from drlrun.resume import read_summary
-from drlrun.sweep.jobs import job_dirs
+from drlrun.sweep.jobs import job_dirs, load_jobs
 
 LAUNCHERS = ("joblib", "basic", "slurm", "ray", "ray_cluster")
 
@@ -36,18 +35,9 @@ def sweep_dir(options: LaunchOptions, experiment: Experiment, preset: str) -> Pa
 
 def finished_seeds(directory: Path) -> set[int]:
     """Seeds whose job in `directory` wrote a finished summary."""
-    done = set()
-    if not directory.is_dir():
-        return done
-    for job in job_dirs(directory):
-        summary = read_summary(job) or {}
-        if summary.get("status") == "finished":
-            overrides = (job / ".hydra" / "overrides.yaml").read_text()
-            for line in overrides.splitlines():
-                item = line.strip().lstrip("- ").strip("'\"")
-                if item.startswith("seed="):
-                    done.add(int(item.partition("=")[2]))
-    return done
+    if not directory.is_dir() or not job_dirs(directory):
+        return set()
+    return {int(job.seed) for job in load_jobs(directory) if job.status == "finished"}
 
 
 def command(options: LaunchOptions, experiment: Experiment, preset: str) -> list[str]:

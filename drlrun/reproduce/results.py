@@ -21,19 +21,9 @@ import numpy as np
 
 from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Curve, Experiment
 from drlrun.sweep.jobs import Job, load_jobs
+from drlrun.sweep.stats import align_curves, t_band, t_interval
 
 CURVE_POINTS = 60  # per seed, kept in the record
-
-
-def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean (nan, nan below two values)."""
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        return math.nan, math.nan
-    from scipy.stats import t
-
-    half = float(t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return float(x.mean()) - half, float(x.mean()) + half
 
 
 def metric_value(job: Job, key: str) -> float:
@@ -162,7 +152,9 @@ def plot_chapter(record: dict[str, Any], docs: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     by_key = {e.key: e for e in EXPERIMENTS if e.chapter == record["chapter"]}
-    panels = [e for e in record["experiments"] if any(f["curves"] for f in _entries(e))]
+    panels = [
+        e for e in record["experiments"] if any(f.get("curves") for f in e["fidelities"].values())
+    ]
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
@@ -172,17 +164,11 @@ def plot_chapter(record: dict[str, Any], docs: Path) -> Path | None:
             curves = [(x, y) for x, y in entry.get("curves", []) if x]
             if not curves:
                 continue
-            end = min(max(x) for x, _ in curves)
-            grid = np.array(sorted({f for x, _ in curves for f in x if f <= end}))
-            ys = np.stack([np.interp(grid, x, y) for x, y in curves])
+            grid, ys = align_curves(curves)
             (line,) = ax.plot(grid, ys.mean(axis=0), label=f"{fidelity} (n={len(curves)})")
             if len(curves) > 1:
-                from scipy.stats import t
-
-                half = t.ppf(0.975, len(curves) - 1) * ys.std(axis=0, ddof=1)
-                half /= math.sqrt(len(curves))
-                mean = ys.mean(axis=0)
-                ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+                low, high = t_band(ys)
+                ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2)
         ax.set_title(experiment.title, fontsize="small")
         ax.set_xlabel("frames (agent steps / images / individuals)", fontsize="x-small")
         ax.set_ylabel(experiment.curve.label or experiment.curve.column, fontsize="small")
@@ -195,10 +181,6 @@ def plot_chapter(record: dict[str, Any], docs: Path) -> Path | None:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
-
-
-def _entries(item: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"curves": [], **entry} for entry in item["fidelities"].values()]
 
 
 def _num(value: float | None, digits: int = 3) -> str:

@@ -51,3 +51,29 @@ def bootstrap_band(
     means = curves[idx].mean(axis=1)  # (resamples, points)
     alpha = (1.0 - level) / 2.0
     return np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean (nan, nan below two values)."""
+    low, high = t_band(np.asarray(values, dtype=float)[:, None], level)
+    return float(low[0]), float(high[0])
+
+
+def t_band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise Student-t CI of the mean curve; `curves` is (seeds, points); nan below 2 seeds."""
+    n = curves.shape[0]
+    mean = curves.mean(axis=0)
+    if n < 2:
+        return np.full_like(mean, math.nan), np.full_like(mean, math.nan)
+    from scipy.stats import t
+
+    half = t.ppf(0.5 + level / 2, n - 1) * curves.std(axis=0, ddof=1) / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def align_curves(curves: list[tuple[list, list]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed (x, y) curves on a common grid: the x values every seed reached, each seed's y
+    interpolated there; returns (grid, (seeds, points))."""
+    end = min(max(x) for x, _ in curves)
+    grid = np.array(sorted({f for x, _ in curves for f in x if f <= end}))
+    return grid, np.stack([np.interp(grid, x, y) for x, y in curves])
