@@ -4,6 +4,7 @@ docs/results.md with Student-t intervals built from the committed per-chapter re
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -74,6 +75,26 @@ def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p: p.read_bytes() for p in runs} == before  # finished seeds are not run again
     assert sorted((tmp_path / "sweeps/ch7/ch7_synthetic").glob("*/metrics.csv")) == runs
+
+    # Another machine: the run dirs are gone, the committed record stays. Seeds 0 and 1 are
+    # kept from it (same composed config) and only seed 2 runs.
+    values = entry["values"]
+    shutil.rmtree(tmp_path / "sweeps")
+    more = repro(*args[:3], "0", "1", "2", *args[5:], cwd=tmp_path)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "recorded already: seeds [0, 1]" in more.stdout
+    assert [p.parent.name for p in (tmp_path / "sweeps").rglob("metrics.csv")] == ["seed2"]
+    entry = json.loads((tmp_path / "docs/results/ch7.json").read_text())
+    entry = entry["experiments"][0]["fidelities"]["book"]
+    assert entry["seeds"] == [0, 1, 2] and entry["values"][:2] == values
+    assert len(entry["curves"]) == len(entry["frames"]) == 3
+
+    # A changed config is another experiment: no recorded seed counts, the entry is replaced.
+    changed = repro(*args[:-2], "budget.frames=300", "log.progress=false", cwd=tmp_path)
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    entry = json.loads((tmp_path / "docs/results/ch7.json").read_text())
+    entry = entry["experiments"][0]["fidelities"]["book"]
+    assert entry["seeds"] == [0, 1] and entry["frames"] == [300.0, 300.0]
 
 
 @pytest.mark.parametrize(

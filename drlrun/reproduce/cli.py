@@ -22,11 +22,20 @@ from pathlib import Path
 
 from drlrun.errors import DrlrunError
 from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Experiment, select
-from drlrun.reproduce.launch import LAUNCHERS, LaunchOptions, command, launch, sweep_dir
+from drlrun.reproduce.launch import (
+    LAUNCHERS,
+    LaunchOptions,
+    command,
+    config_digest,
+    launch,
+    sweep_dir,
+)
 from drlrun.reproduce.results import (
     chapter_record,
+    merge_entry,
     plot_chapter,
     read_records,
+    recorded_seeds,
     results_markdown,
     write_record,
 )
@@ -78,23 +87,41 @@ def chosen(args: argparse.Namespace) -> list[Experiment]:
     return experiments
 
 
+def old_entry(docs: Path, experiment: Experiment, fidelity: str) -> dict | None:
+    """The committed record's entry for (experiment, fidelity), if any."""
+    record = read_records(docs).get(experiment.chapter) or {}
+    for item in record.get("experiments", []):
+        if item["key"] == experiment.key:
+            return item["fidelities"].get(fidelity)
+    return None
+
+
 def run_chapter(chapter: str, experiments: list[Experiment], args, options) -> int:
-    """Launch the chapter's sweeps, then write its record and figure; the worst exit code."""
+    """Launch the chapter's sweeps (the seeds its record lacks), then write its record and
+    figure; the worst exit code."""
     worst = 0
+    digests: dict[str, dict[str, str]] = {}
     for experiment in experiments:
         for fidelity in args.fidelity:
             if fidelity not in experiment.presets:
                 continue
             preset = experiment.presets[fidelity]
-            print(f"drlrun-repro: {experiment.name} {fidelity}: {preset}", flush=True)
-            worst = max(worst, launch(options, experiment, preset))
-    update_record(chapter, experiments, args, options)
+            digest = config_digest(options, experiment, preset)
+            digests.setdefault(experiment.key, {})[fidelity] = digest
+            recorded = recorded_seeds(old_entry(args.docs, experiment, fidelity), digest)
+            have = f" (recorded already: seeds {sorted(recorded)})" if recorded else ""
+            print(f"drlrun-repro: {experiment.name} {fidelity}: {preset}{have}", flush=True)
+            worst = max(worst, launch(options, experiment, preset, recorded))
+    update_record(chapter, experiments, args, options, digests)
     return worst
 
 
-def update_record(chapter: str, experiments: list[Experiment], args, options) -> None:
+def update_record(
+    chapter: str, experiments: list[Experiment], args, options, digests: dict[str, dict[str, str]]
+) -> None:
     """Re-measure this chapter's experiments from their sweep dirs, keeping the record's other
-    entries (an experiment not run this time stays as it was measured before)."""
+    entries (an experiment not run this time stays as it was measured before) and, for the
+    same composed config, the seeds measured before whose run dirs are gone."""
     sweeps = {
         e.key: {f: sweep_dir(options, e, p) for f, p in e.presets.items() if f in args.fidelity}
         for e in experiments
@@ -103,13 +130,15 @@ def update_record(chapter: str, experiments: list[Experiment], args, options) ->
     sweeps = {k: v for k, v in sweeps.items() if v}
     if not sweeps:
         return
-    fresh = chapter_record(chapter, sweeps)
+    fresh = chapter_record(chapter, sweeps, digests, options.seeds)
     old = read_records(args.docs).get(chapter)
     if old:
         kept = {item["key"]: item for item in old["experiments"]}
         for item in fresh["experiments"]:
             kept.setdefault(item["key"], {"key": item["key"], "fidelities": {}})
-            kept[item["key"]]["fidelities"].update(item["fidelities"])
+            fidelities = kept[item["key"]]["fidelities"]
+            for fidelity, entry in item["fidelities"].items():
+                fidelities[fidelity] = merge_entry(fidelities.get(fidelity), entry)
         order = [e.key for e in EXPERIMENTS if e.key in kept]
         fresh["experiments"] = [kept[k] for k in order]
     path = write_record(fresh, args.docs)

@@ -1,15 +1,19 @@
 """Run one preset on several seeds as one Hydra multirun in a fixed sweep dir, resumably.
 
-Each preset's sweep lives in `<root>/<chapter>/<preset>/`; the command is an ordinary
+Each preset's sweep lives in `<root>/<chapter>/<preset>/seed<N>/`; the command is an ordinary
 `drlrun --multirun ... resume=true`, so finished jobs are skipped, interrupted ones continue from
 their last checkpoint and missing ones start (README, "Resuming a sweep"), and the same dir can
-be driven by any Hydra launcher (joblib here, `slurm` or `ray_cluster` elsewhere).
+be driven by any Hydra launcher (joblib here, `slurm` or `ray_cluster` elsewhere). A seed the
+committed record already holds for the same composed config (its `config_digest`) is not run
+again, so results gathered on other machines or in earlier sessions add up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +44,34 @@ def finished_seeds(directory: Path) -> set[int]:
     return {int(job.seed) for job in load_jobs(directory) if job.status == "finished"}
 
 
-def command(options: LaunchOptions, experiment: Experiment, preset: str) -> list[str]:
-    """The drlrun multirun command line for `preset`'s seeds."""
-    seeds = ",".join(str(s) for s in options.seeds)
+# Keys that say where a run's files are, not what it computes: left out of the digest.
+NOT_COMPUTED = ("seed", "resume", "data", "hydra")
+
+
+def job_overrides(options: LaunchOptions, experiment: Experiment, preset: str) -> list[str]:
+    """The overrides every seed's job gets besides its seed (the preset, the experiment's own
+    and the user's)."""
+    return [f"+experiment={preset}", *experiment.overrides, *options.overrides]
+
+
+def config_digest(options: LaunchOptions, experiment: Experiment, preset: str) -> str:
+    """A short hash of the job config `preset` composes to (seeds and file locations aside):
+    a recorded seed counts as done only while this is unchanged."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module("drlrun.conf", version_base="1.3"):
+        cfg = compose("config", overrides=job_overrides(options, experiment, preset))
+    computed = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in NOT_COMPUTED}
+    text = OmegaConf.to_yaml(OmegaConf.create(computed), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def command(
+    options: LaunchOptions, experiment: Experiment, preset: str, seeds: Iterable[int] = ()
+) -> list[str]:
+    """The drlrun multirun command line for `seeds` (default: every seed of `options`)."""
+    seeds = ",".join(str(s) for s in (tuple(seeds) or options.seeds))
     args = [
         sys.executable,
         "-m",
@@ -51,6 +80,7 @@ def command(options: LaunchOptions, experiment: Experiment, preset: str) -> list
         f"+experiment={preset}",
         f"seed={seeds}",
         f"hydra.sweep.dir={sweep_dir(options, experiment, preset)}",
+        "hydra.sweep.subdir=seed${seed}",  # a seed's dir whichever seeds one launch runs
         "resume=true",
     ]
     if options.launcher != "basic":
@@ -59,13 +89,26 @@ def command(options: LaunchOptions, experiment: Experiment, preset: str) -> list
         args.append(f"hydra.launcher.n_jobs={options.jobs}")
     if experiment.needs_mnist and options.mnist_root:
         args.append(f"data.root={options.mnist_root}")
-    return [*args, *experiment.overrides, *options.overrides]
+    return [*args, *job_overrides(options, experiment, preset)[1:]]
 
 
-def launch(options: LaunchOptions, experiment: Experiment, preset: str) -> int:
-    """Run (or continue) `preset`'s sweep; its exit code (0 also when every seed was done)."""
-    directory = sweep_dir(options, experiment, preset)
-    if not options.overrides and set(options.seeds) <= finished_seeds(directory):
+def seeds_to_run(
+    options: LaunchOptions, experiment: Experiment, preset: str, recorded: set[int]
+) -> list[int]:
+    """The seeds of `options` that neither the record (same config) nor the sweep dir has
+    finished; with user overrides the sweep dir's jobs are left to drlrun's own resume."""
+    done = set(recorded)
+    if not options.overrides:
+        done |= finished_seeds(sweep_dir(options, experiment, preset))
+    return [s for s in options.seeds if s not in done]
+
+
+def launch(
+    options: LaunchOptions, experiment: Experiment, preset: str, recorded: set[int] = frozenset()
+) -> int:
+    """Run (or continue) `preset`'s missing seeds; the exit code (0 also when none was left)."""
+    seeds = seeds_to_run(options, experiment, preset, recorded)
+    if not seeds:
         return 0
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.call(command(options, experiment, preset))
+    sweep_dir(options, experiment, preset).parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.call(command(options, experiment, preset, seeds))

@@ -55,13 +55,22 @@ def thin(xs: list[int], ys: list[float], points: int = CURVE_POINTS) -> tuple[li
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
-def measure(experiment: Experiment, fidelity: str, directory: Path) -> dict[str, Any]:
-    """One preset's sweep as a record entry (no jobs yet: an entry saying so)."""
+def measure(
+    experiment: Experiment,
+    fidelity: str,
+    directory: Path,
+    digest: str = "",
+    seeds: tuple[int, ...] | None = None,
+) -> dict[str, Any]:
+    """One preset's sweep as a record entry (no jobs yet: an entry saying so), from the jobs
+    of `seeds` (all when None: a job of another seed may be left from another config);
+    `digest` is the composed config's (launch.config_digest), so a later record can tell
+    whether it may keep these seeds."""
     preset = experiment.presets[fidelity]
-    entry: dict[str, Any] = {"preset": preset, "seeds": [], "values": []}
+    entry: dict[str, Any] = {"preset": preset, "config_digest": digest, "seeds": [], "values": []}
     if not directory.is_dir():
         return entry
-    jobs = load_jobs(directory)
+    jobs = [j for j in load_jobs(directory) if seeds is None or int(j.seed) in seeds]
     finished = sorted((j for j in jobs if j.status == "finished"), key=lambda j: int(j.seed))
     curve = experiment.curve
     entry.update(
@@ -73,6 +82,35 @@ def measure(experiment: Experiment, fidelity: str, directory: Path) -> dict[str,
         curves=[_curve(j, curve) for j in finished],
     )
     return entry
+
+
+PER_SEED = ("values", "frames", "wall_time_s", "curves")  # entry lists parallel to `seeds`
+
+
+def recorded_seeds(entry: dict[str, Any] | None, digest: str) -> set[int]:
+    """The seeds an old entry holds for the same composed config (none if it changed)."""
+    if not entry or not digest or entry.get("config_digest") != digest:
+        return set()
+    return set(entry.get("seeds", []))
+
+
+def merge_entry(old: dict[str, Any] | None, fresh: dict[str, Any]) -> dict[str, Any]:
+    """`fresh` plus the seeds only `old` has, when both measured the same composed config: a
+    seed finished in an earlier session (or on another machine) stays in the record after its
+    run dir is gone. A seed in both takes the fresh measurement."""
+    keep = recorded_seeds(old, fresh.get("config_digest", "")) - set(fresh["seeds"])
+    if not keep:
+        return fresh
+    rows = {
+        s: {k: fresh[k][i] for k in PER_SEED if k in fresh} for i, s in enumerate(fresh["seeds"])
+    }
+    for i, s in enumerate(old["seeds"]):
+        if s in keep:
+            rows[s] = {k: old[k][i] for k in PER_SEED if k in old}
+    merged = dict(fresh, seeds=sorted(rows))
+    for key in PER_SEED:
+        merged[key] = [rows[s].get(key) for s in merged["seeds"]]
+    return merged
 
 
 def _curve(job: Job, curve: Curve) -> list[list]:
@@ -111,13 +149,23 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
-def chapter_record(chapter: str, sweeps: dict[str, dict[str, Path]]) -> dict[str, Any]:
-    """The record of `chapter` from its sweep dirs: sweeps[experiment key][fidelity] -> dir."""
+def chapter_record(
+    chapter: str,
+    sweeps: dict[str, dict[str, Path]],
+    digests: dict[str, dict[str, str]] | None = None,
+    seeds: tuple[int, ...] | None = None,
+) -> dict[str, Any]:
+    """The record of `chapter` from its sweep dirs: sweeps[experiment key][fidelity] -> dir,
+    digests[key][fidelity] -> the composed config's digest, the jobs of `seeds` only."""
+    digests = digests or {}
     experiments = []
     for experiment in (e for e in EXPERIMENTS if e.chapter == chapter):
         if experiment.key not in sweeps:
             continue
-        entries = {f: measure(experiment, f, d) for f, d in sweeps[experiment.key].items()}
+        entries = {
+            f: measure(experiment, f, d, digests.get(experiment.key, {}).get(f, ""), seeds)
+            for f, d in sweeps[experiment.key].items()
+        }
         experiments.append({"key": experiment.key, "fidelities": entries})
     return {
         "chapter": chapter,
