@@ -74,22 +74,49 @@ def check_group_args(argv: list[str]) -> None:
                 )
 
 
-def check_composition(argv: list[str]) -> None:
+def check_composition(argv: list[str]) -> DictConfig | None:
     """Compose a single run's config up front so Hydra's override errors (unknown keys, bad
-    syntax) become one line and exit code 2; sweeps and Hydra's own flags are left to Hydra."""
+    syntax) become one line and exit code 2; sweeps and Hydra's own flags are left to Hydra.
+    Returns the composed config (None when left to Hydra)."""
     if any(a.startswith("-") for a in argv):
-        return
+        return None
     from hydra import compose, initialize_config_module
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         with initialize_config_module("drlrun.conf", version_base="1.3"):
-            compose("config", overrides=argv)
+            return compose("config", overrides=argv)
     except (HydraException, OmegaConfBaseException) as err:
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-        lines = [ln for ln in lines if not ln.startswith(("full_key", "object_type"))]
-        raise DrlrunError("; ".join(lines)) from None
+        raise DrlrunError(_one_line(err)) from None
+
+
+def _one_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return "; ".join(ln for ln in lines if not ln.startswith(("full_key", "object_type")))
+
+
+def check_config(cfg: DictConfig) -> None:
+    """The checks `session.build` makes before it builds anything (fidelity switches, the
+    top-level settings, the algo/env/net/curiosity choices, learning rates), made on the
+    composed config before Hydra starts the job: a config error is one line and exit 2 in
+    about a second, without importing torch, and no run dir is created."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from drlrun.algos.accepts import check_choices
+    from drlrun.book.switches import apply_fidelity
+    from drlrun.params import check_config_learning_rates
+    from drlrun.settings import GROUP_KEYS, validate
+
+    cfg = cfg.copy()  # apply_fidelity writes the switches' values
+    try:
+        apply_fidelity(cfg)
+        validate(cfg)
+        check_choices(cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env)
+        for block in GROUP_KEYS:
+            check_config_learning_rates(cfg.get(block), block)
+    except OmegaConfBaseException as err:  # e.g. an interpolation only the job can resolve
+        log.debug("config pre-check left to the job: %s", _one_line(err))
 
 
 def run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> dict:
@@ -170,7 +197,9 @@ def main() -> None:
     """Console script `drlrun`."""
     try:
         check_group_args(sys.argv[1:])
-        check_composition(sys.argv[1:])
+        composed = check_composition(sys.argv[1:])
+        if composed is not None:
+            check_config(composed)
     except DrlrunError as err:
         print(f"drlrun: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)

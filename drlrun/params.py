@@ -120,3 +120,21 @@ def check_learning_rates(params: Any, where: str) -> None:
         value = getattr(params, f.name)
         if is_learning_rate(f.name) and isinstance(value, int | float) and not value > 0:
             raise DrlrunError(f"{where}.{f.name} must be > 0, got {value}")
+
+
+def check_config_learning_rates(node: Any, where: str) -> None:
+    """The same rule on a raw config block (and the blocks nested in it), before the builder
+    that parses it is imported: how `drlrun` refuses `algo.lr=-1` without importing torch."""
+    data = to_container(node)
+    if not isinstance(data, Mapping):
+        return
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            check_config_learning_rates(value, f"{where}.{key}")
+        elif (
+            is_learning_rate(str(key))
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not value > 0
+        ):
+            raise DrlrunError(f"{where}.{key} must be > 0, got {float(value)}")

@@ -6,25 +6,40 @@ curiosity), `probe` (figures and video overlays), `backend` (distributed-ES eval
 Builders register with `@register("algo", "dqn")`; third-party packages add their own through
 the `drlrun.plugins` entry-point group (each entry point is a module imported for its
 registrations, or a callable that is called once).
+
+drlrun's own builders are listed in `registry_manifest.json` (name -> module and the builder's
+declarations: `accepts`, `provides`, `whole_network`, `stateful`), written by
+`python -m drlrun.registry` from the decorators themselves and checked against them in the
+tests. So a run imports only the modules of the parts it builds, and a config error (an
+incompatible algo/env/net choice) is answered from the manifest, before torch is imported.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import json
 import pkgutil
+import sys
 from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from drlrun.errors import DrlrunError
 
 KINDS = ("algo", "net", "env", "loss", "transform", "probe", "backend")
+# Attributes the decorators set on a builder (algos.accepts.accepts, envs.base.provides,
+# nets.base.whole_network, nets.sequence.stateful); the manifest keeps them per name.
+MARKS = ("accepts", "provides", "whole_network", "stateful")
 _TABLES: dict[str, dict[str, Callable[..., Any]]] = {kind: {} for kind in KINDS}
-# Packages whose modules (sub-packages included) hold drlrun's own registrations; every module
-# in them is imported lazily (so `import drlrun` stays light). A module whose optional
-# dependency is missing guards its own imports and registers nothing.
+# Packages whose modules (sub-packages included) hold drlrun's own registrations. A module
+# whose optional dependency is missing guards its own imports and registers nothing.
 _BUILTIN_PACKAGES = ("drlrun.envs", "drlrun.nets", "drlrun.algos", "drlrun.book", "drlrun.viz")
-_loaded = False
+MANIFEST = Path(__file__).with_name("registry_manifest.json")
+_loaded = False  # every built-in module imported
+_plugins_loaded = False
 
 
 def register(kind: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -42,16 +57,21 @@ def register(kind: str, name: str) -> Callable[[Callable[..., Any]], Callable[..
     return decorate
 
 
-def load_builtins_and_plugins() -> None:
-    """Import drlrun's builders and every `drlrun.plugins` entry point (once)."""
-    global _loaded
-    if _loaded:
+@functools.cache
+def manifest() -> dict[str, dict[str, dict[str, Any]]]:
+    """The committed manifest: kind -> name -> {"module", "marks"} (empty if missing)."""
+    if not MANIFEST.exists():
+        return {kind: {} for kind in KINDS}
+    data = json.loads(MANIFEST.read_text())
+    return {kind: data.get(kind, {}) for kind in KINDS}
+
+
+def load_plugins() -> None:
+    """Import every `drlrun.plugins` entry point (once)."""
+    global _plugins_loaded
+    if _plugins_loaded:
         return
-    _loaded = True
-    for package_name in _BUILTIN_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
-            importlib.import_module(info.name)
+    _plugins_loaded = True
     for ep in entry_points(group="drlrun.plugins"):
         try:
             obj = ep.load()
@@ -61,25 +81,62 @@ def load_builtins_and_plugins() -> None:
             obj()
 
 
+def load_builtins_and_plugins() -> None:
+    """Import every one of drlrun's builder modules and every plugin (once): what the manifest
+    is written from, and the fallback for a name the manifest does not know."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for package_name in _BUILTIN_PACKAGES:
+            package = importlib.import_module(package_name)
+            for info in pkgutil.walk_packages(package.__path__, package_name + "."):
+                importlib.import_module(info.name)
+    load_plugins()
+
+
+def _load(kind: str, name: str) -> None:
+    """Import what registers `name`: its module from the manifest, else plugins, else all."""
+    if name in _TABLES[kind]:
+        return
+    entry = manifest()[kind].get(name)
+    if entry is not None:
+        importlib.import_module(entry["module"])
+    if name not in _TABLES[kind]:
+        load_plugins()
+    if name not in _TABLES[kind]:
+        load_builtins_and_plugins()  # a builder newer than the manifest still resolves
+
+
 def names(kind: str) -> list[str]:
-    """Registered names of `kind`, sorted."""
-    load_builtins_and_plugins()
-    return sorted(_TABLES[kind])
+    """Registered names of `kind` (built-in ones from the manifest, plus plugins'), sorted."""
+    load_plugins()
+    return sorted(set(manifest()[kind]) | set(_TABLES[kind]))
 
 
 def lookup(kind: str, name: str) -> Callable[..., Any]:
     """The builder registered as `name`; unknown names list the valid choices."""
-    load_builtins_and_plugins()
+    _load(kind, name)
     table = _TABLES[kind]
     if name not in table:
-        raise DrlrunError(f"unknown {kind} {name!r}; valid choices: {', '.join(sorted(table))}")
+        raise DrlrunError(f"unknown {kind} {name!r}; valid choices: {', '.join(names(kind))}")
     return table[name]
 
 
 def find(kind: str, name: str) -> Callable[..., Any] | None:
     """The builder registered as `name`, or None (for optional parts)."""
-    load_builtins_and_plugins()
+    _load(kind, name)
     return _TABLES[kind].get(name)
+
+
+def mark(kind: str, name: str | None, key: str, default: Any = None) -> Any:
+    """A builder's declaration `key` (one of MARKS) without importing it when the manifest
+    has it; None or an unknown name gives `default`."""
+    if name is None:
+        return default
+    entry = manifest()[kind].get(name)
+    if entry is not None and name not in _TABLES[kind]:
+        return entry["marks"].get(key, default)
+    return getattr(find(kind, name), key, default)
 
 
 def build(kind: str, cfg: Any, *args: Any, **kwargs: Any) -> Any:
@@ -88,3 +145,41 @@ def build(kind: str, cfg: Any, *args: Any, **kwargs: Any) -> Any:
     if not name:
         raise DrlrunError(f"the {kind} config has no 'name' key")
     return lookup(kind, name)(cfg, *args, **kwargs)
+
+
+def _plain(value: Any) -> Any:
+    return asdict(value) if is_dataclass(value) else value
+
+
+def current_manifest() -> dict[str, dict[str, dict[str, Any]]]:
+    """The manifest of drlrun's own builders as the code declares them now (plugins left out)."""
+    load_builtins_and_plugins()
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind in KINDS:
+        out[kind] = {}
+        for name, builder in sorted(_TABLES[kind].items()):
+            module = builder.__module__
+            if not module.startswith(_BUILTIN_PACKAGES):
+                continue
+            marks = {k: _plain(getattr(builder, k)) for k in MARKS if hasattr(builder, k)}
+            out[kind][name] = {"module": module, "marks": json.loads(json.dumps(marks))}
+    return out
+
+
+def manifest_text() -> str:
+    return json.dumps(current_manifest(), indent=1, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    """`python -m drlrun.registry [--check]`: write (or check) the manifest."""
+    text = manifest_text()
+    if "--check" in sys.argv[1:]:
+        if not MANIFEST.exists() or MANIFEST.read_text() != text:
+            sys.exit(f"{MANIFEST} is out of date: run python -m drlrun.registry")
+    else:
+        MANIFEST.write_text(text)
+        print(f"wrote {MANIFEST}")
+
+
+if __name__ == "__main__":  # the builders register into drlrun.registry, not into __main__
+    importlib.import_module("drlrun.registry").main()

@@ -35,7 +35,6 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
     """Validate, seed, pick the device, then build env and algorithm through the registry."""
     ablations = apply_fidelity(cfg)  # the experiment's book switches take fidelity's values
     top = validate(cfg)
-    registry.load_builtins_and_plugins()
     check_choices(
         cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env
     )  # before any env or net is built

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
 from drlrun.errors import DrlrunError
 from drlrun.params import from_cfg
-from drlrun.runner import RunnerSettings
 from drlrun.tracking import check_backends
+
+if TYPE_CHECKING:  # the runner imports torch; validate() must not (config errors answer fast)
+    from drlrun.runner import RunnerSettings
 
 
 @dataclass
@@ -102,6 +104,8 @@ def validate(cfg: DictConfig) -> TopLevel:
 
 
 def runner_settings(t: TopLevel, frame_skip: int) -> RunnerSettings:
+    from drlrun.runner import RunnerSettings
+
     return RunnerSettings(
         seed=t.seed,
         budget_frames=t.budget.frames,

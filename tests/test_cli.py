@@ -201,3 +201,46 @@ def test_resume_accepts_options_added_since_the_run_and_names_changed_ones(tmp_p
     changed = {**saved, "algo": {"lr": 5e-4, "gamma": 0.99}, "seed": 1}
     with pytest.raises(DrlrunError, match=r"\(algo\.lr, seed\)"):
         check_same_run(tmp_path, OmegaConf.create(changed))
+
+
+TORCH_PROBE = """
+import atexit, sys
+atexit.register(lambda: print("torch imported:", "torch" in sys.modules, file=sys.stderr))
+sys.argv = ["drlrun", *sys.argv[1:]]
+from drlrun.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["algo=mfq", "env=cartpole"], 2, "algo=mfq needs a multi-agent env"),
+        (["algo=ga", "net=lstm"], 2, "algo=ga cannot use net=lstm"),
+        (["net=team_mlp"], 2, "net=team_mlp is the whole network of"),
+        (["algo=dqn", "algo.lr=-1"], 2, "algo.lr must be > 0, got -1.0"),
+        (["curiosity=icm", "curiosity.lr=0"], 2, "curiosity.lr must be > 0"),
+        (["budget.frames=-5"], 2, "budget.frames must be > 0, got -5"),
+        (["algo=nope"], 2, "unknown algo 'nope'"),
+        (["--cfg", "job"], 0, ""),
+        (["--help"], 0, ""),
+    ],
+)
+def test_config_errors_help_and_cfg_answer_without_importing_torch(
+    tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    """Checked on the composed config before Hydra starts a job (registry declarations from
+    the manifest): one line, exit 2, no run dir, and torch never imported."""
+    out = subprocess.run(
+        [sys.executable, "-c", TORCH_PROBE, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == code, out.stderr
+    assert "torch imported: False" in out.stderr, out.stderr
+    if code:
+        errors = [line for line in out.stderr.splitlines() if line.startswith("drlrun: error:")]
+        assert len(errors) == 1 and message in errors[0], out.stderr
+        assert list(tmp_path.iterdir()) == []  # no outputs/ and no run dir

@@ -22,6 +22,28 @@ def test_builtins_registered() -> None:
     assert {"cartpole", "freeway", "freeway_ram", "gym"} <= set(registry.names("env"))
 
 
+def test_the_manifest_matches_the_builders_declarations() -> None:
+    """registry_manifest.json is what the decorators declare now (else: python -m drlrun.registry)."""
+    assert registry.MANIFEST.read_text() == registry.manifest_text(), (
+        "drlrun/registry_manifest.json is out of date: run python -m drlrun.registry"
+    )
+
+
+def test_a_lookup_imports_only_the_module_that_registers_the_name() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from drlrun import registry; registry.lookup('env', 'cartpole'); "
+        "print(sorted(m for m in sys.modules if m.startswith('drlrun.') and "
+        "m.split('.')[1] in ('envs', 'algos', 'nets', 'book')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = eval(out.stdout)
+    assert "drlrun.envs.classic" in loaded
+    assert not {"drlrun.envs.mario", "drlrun.envs.magent", "drlrun.algos.q.learner"} & set(loaded)
+
+
 def test_register_twice_is_an_error() -> None:
     registry.register("net", "_test_twice")(lambda *a: None)
     with pytest.raises(ValueError, match="registered twice"):

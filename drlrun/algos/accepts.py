@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from drlrun import registry
-from drlrun.envs.base import TaskKind
 from drlrun.errors import DrlrunError
-from drlrun.nets.base import is_whole_network
-from drlrun.nets.sequence import is_stateful
+
+if TYPE_CHECKING:
+    from drlrun.envs.base import TaskKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 # any torso, feedforward torsos only, or exactly the named (whole) networks
@@ -36,7 +36,17 @@ TASK_NEEDS = {  # "algo=X needs ..."
 
 def task_kind(env: str) -> str:
     """The kind of task env builder `env` declares (envs.base.provides; default `env`)."""
-    return getattr(registry.lookup("env", env), "provides", "env")
+    return registry.mark("env", env, "provides", "env")
+
+
+def is_whole_network(net: str | None) -> bool:
+    """Whether net builder `net` is marked `@whole_network` (nets.base)."""
+    return bool(registry.mark("net", net, "whole_network", False))
+
+
+def is_stateful(net: str | None) -> bool:
+    """Whether net builder `net` builds a sequence torso (`@stateful`, nets.sequence)."""
+    return bool(registry.mark("net", net, "stateful", False))
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,13 @@ def accepts(
 
 
 def declared(algo: str) -> Accepts:
-    return getattr(registry.lookup("algo", algo), "accepts", DEFAULT)
+    """The algo builder's `@accepts` declaration (from the manifest when it has it)."""
+    spec = registry.mark("algo", algo, "accepts", DEFAULT)
+    if isinstance(spec, dict):  # as the manifest stores it
+        nets = spec["nets"]
+        return Accepts(tuple(nets) if isinstance(nets, list) else nets, spec["curiosity"],
+                       tuple(spec["tasks"]))  # fmt: skip
+    return spec
 
 
 def _named_nets(algo: str) -> tuple[str, ...]:

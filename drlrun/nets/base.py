@@ -94,12 +94,6 @@ def whole_network(builder: B) -> B:
     return builder
 
 
-def is_whole_network(net: str | None) -> bool:
-    from drlrun import registry
-
-    return net is not None and getattr(registry.find("net", net), "whole_network", False)
-
-
 class Torso(nn.Module):
     """A feature extractor: raw observation batch -> (batch, out_features).
 

@@ -32,13 +32,6 @@ def stateful(builder: F_) -> F_:
     return builder
 
 
-def is_stateful(net: str | None) -> bool:
-    """Whether the registered net `net` builds a sequence torso (declared with `@stateful`)."""
-    from drlrun import registry
-
-    return net is not None and getattr(registry.find("net", net), "stateful", False)
-
-
 class SequenceTorso(Torso):
     """(B, T, *obs) + state -> (B, T, out_features) + state. Every state tensor is batch-first."""
 

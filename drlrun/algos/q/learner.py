@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from drlrun.algos.accepts import accepts
+from drlrun.algos.accepts import accepts, is_stateful
 from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, module_tensors
 from drlrun.algos.optim import FlatAdam
 from drlrun.algos.q.collector import EpsilonGreedy, Evaluator, FeedForwardActor, StatefulActor
@@ -39,7 +39,6 @@ from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError
 from drlrun.nets.base import build_torso, use_channels_last
 from drlrun.nets.heads import QNetwork, make_head
-from drlrun.nets.sequence import is_stateful
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
 from drlrun.viz.probe import build_probes
