@@ -111,8 +111,8 @@ def check_config(cfg: DictConfig) -> None:
     cfg = cfg.copy()  # apply_fidelity writes the switches' values
     try:
         apply_fidelity(cfg)
-        validate(cfg)
-        check_choices(cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env)
+        top = validate(cfg)
+        check_choices(cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env, top.device.precision)
         for block in GROUP_KEYS:
             check_config_learning_rates(cfg.get(block), block)
     except OmegaConfBaseException as err:  # e.g. an interpolation only the job can resolve

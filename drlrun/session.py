@@ -35,9 +35,9 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
     """Validate, seed, pick the device, then build env and algorithm through the registry."""
     ablations = apply_fidelity(cfg)  # the experiment's book switches take fidelity's values
     top = validate(cfg)
-    check_choices(
-        cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env
-    )  # before any env or net is built
+    check_choices(  # before any env or net is built
+        cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env, top.device.precision
+    )
     dev = select_device(device or top.device.kind, top.device.threads)
     seed_everything(top.seed)
     env = registry.build("env", cfg.env)
@@ -49,17 +49,24 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         run_dir=run_dir,
         curiosity_cfg=cfg.get("curiosity"),
         channels_last=top.device.channels_last,
+        precision=top.device.precision,
     )
     algo = registry.build("algo", cfg.algo, env, ctx)
     compute = {
         "device": str(dev),
         "threads": torch.get_num_threads(),
-        "precision": "fp32",
+        "precision": top.device.precision,
         "channels_last": top.device.channels_last,
     }
     if top.device.channels_last:
         log.info(
             "device.channels_last=true (opt-in): conv torsos run in NHWC memory; values equal "
             "NCHW's up to float rounding, so metrics differ from a channels_last=false run"
+        )
+    if top.device.precision != "fp32":
+        log.info(
+            "device.precision=%s (opt-in): torsos run under autocast with fp32 weights and "
+            "losses, so metrics differ from an fp32 run",
+            top.device.precision,
         )
     return Built(top, env, algo, dev, ablations, compute)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from omegaconf import DictConfig
 
@@ -51,6 +51,7 @@ class Device:
     kind: str = "auto"
     threads: int = 0
     channels_last: bool = False  # image batches and conv weights in NHWC memory format
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: torsos under autocast (nets.base)
 
 
 @dataclass

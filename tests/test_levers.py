@@ -30,15 +30,24 @@ MARIO_CHANNELS_LAST = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("channels_last", ["true", "false"])
-def test_channels_last_on_pixels_resumes_after_sigkill_to_the_uninterrupted_metrics(
-    tmp_path: Path, channels_last: str
+@pytest.mark.parametrize(
+    ("channels_last", "precision"), [("true", "fp32"), ("false", "fp32"), ("true", "bf16")]
+)
+def test_levers_on_pixels_resume_after_sigkill_to_the_uninterrupted_metrics(
+    tmp_path: Path, channels_last: str, precision: str
 ) -> None:
-    args = [*MARIO_CHANNELS_LAST, f"device.channels_last={channels_last}"]
+    """device.channels_last and device.precision=bf16 on Mario pixels (ICM-DQN): the same
+    metrics.csv run to run, and after a SIGKILL and resume=true."""
+    args = [
+        *MARIO_CHANNELS_LAST,
+        f"device.channels_last={channels_last}",
+        f"device.precision={precision}",
+    ]
     ref = run_cli([*args, "hydra.run.dir=ref"], tmp_path)
     assert ref.returncode == 0, ref.stderr
     summary = json.loads((tmp_path / "ref" / "summary.json").read_text())
     assert summary["compute"]["channels_last"] is (channels_last == "true")
+    assert summary["compute"]["precision"] == precision
     again = run_cli([*args, "hydra.run.dir=again"], tmp_path)
     assert again.returncode == 0, again.stderr
     metrics = (tmp_path / "ref" / "metrics.csv").read_text()

@@ -53,23 +53,28 @@ def is_stateful(net: str | None) -> bool:
 class Accepts:
     """`nets`: any torso, feedforward ones only (no lstm/transformer/memory), or the names of
     the whole networks it is built for (marked `@whole_network`, e.g. `("team_mlp",)`); `curiosity`: whether curiosity=icm|rnd applies; `tasks`:
-    the kinds of env-slot object it learns from."""
+    the kinds of env-slot object it learns from; `precision`: whether it runs its torsos at
+    device.precision (bf16 autocast), else only fp32 is accepted."""
 
     nets: NetUse = "any"
     curiosity: bool = False
     tasks: tuple[str, ...] = ("env",)
+    precision: bool = False
 
 
 DEFAULT = Accepts()  # builders without a declaration (plugins): any net, no curiosity
 
 
 def accepts(
-    nets: NetUse = "any", curiosity: bool = False, tasks: tuple[TaskKind, ...] = ("env",)
+    nets: NetUse = "any",
+    curiosity: bool = False,
+    tasks: tuple[TaskKind, ...] = ("env",),
+    precision: bool = False,
 ) -> Callable[[F], F]:
     """Decorator for an algo builder: `@accepts(nets="feedforward", tasks=("env", "fitness"))`."""
 
     def mark(builder: F) -> F:
-        spec = Accepts(nets, curiosity, tuple(tasks))
+        spec = Accepts(nets, curiosity, tuple(tasks), precision)
         builder.accepts = spec  # type: ignore[attr-defined]
         return builder
 
@@ -82,7 +87,7 @@ def declared(algo: str) -> Accepts:
     if isinstance(spec, dict):  # as the manifest stores it
         nets = spec["nets"]
         return Accepts(tuple(nets) if isinstance(nets, list) else nets, spec["curiosity"],
-                       tuple(spec["tasks"]))  # fmt: skip
+                       tuple(spec["tasks"]), spec.get("precision", False))  # fmt: skip
     return spec
 
 
@@ -108,8 +113,11 @@ def check_task(algo: str, env: str) -> None:
     raise DrlrunError(f"algo={algo} needs {words}: use env={_either(envs)}")
 
 
-def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any = None) -> None:
-    """Refuse, in one line, a task, net or curiosity module the chosen algorithm cannot use."""
+def check_choices(
+    algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any = None, precision: str = "fp32"
+) -> None:
+    """Refuse, in one line, a task, net, curiosity module or precision the chosen algorithm
+    cannot use."""
     algo = algo_cfg if isinstance(algo_cfg, str) else algo_cfg.get("name")
     net = None if net_cfg is None else net_cfg.get("name")
     curiosity = "none" if curiosity_cfg is None else curiosity_cfg.get("name", "none")
@@ -143,4 +151,10 @@ def check_choices(algo_cfg: Any, net_cfg: Any, curiosity_cfg: Any, env_cfg: Any 
         raise DrlrunError(
             f"algo={algo} takes no curiosity module (curiosity={curiosity}); curiosity is an "
             f"intrinsic reward for DQN-family learners: {', '.join(takers)}"
+        )
+    if precision != "fp32" and not spec.precision:
+        takers = [a for a in registry.names("algo") if declared(a).precision]
+        raise DrlrunError(
+            f"device.precision={precision} applies to the torsos of {', '.join(takers)}; "
+            f"algo={algo} runs in fp32: drop the override"
         )

@@ -35,6 +35,7 @@ class RunContext:
     run_dir: Path | None = None
     curiosity_cfg: Any = None  # the `curiosity` group (DQN-family learners take it)
     channels_last: bool = False  # device.channels_last: conv torsos run in NHWC memory
+    precision: str = "fp32"  # device.precision: bf16 runs torsos under autocast
 
 
 @dataclass

@@ -103,7 +103,7 @@ class SoftmaxWarmup(EpsilonGreedy):
 
 
 @register("algo", "icm_dqn")
-@accepts(nets="any", curiosity=True)
+@accepts(nets="any", curiosity=True, precision=True)
 def build_icm_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> QLearner:
     config = parse(cfg, extra=(ICMActing,))
     acting: ICMActing = config.extra[ICMActing]

@@ -102,10 +102,19 @@ class Torso(nn.Module):
     out_features: int
     probes: tuple[str, ...] = ()  # probes that show what this torso computes (drlrun.viz.probe)
     channels_last = False  # image inputs in NHWC memory (set by `use_channels_last`)
+    autocast_dtype: torch.dtype | None = None  # lower-precision forward (set by `use_precision`)
 
     def __init__(self, obs_scale: float = 1.0):
         super().__init__()
         self.obs_scale = obs_scale
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.autocast_dtype is None:
+            return super().__call__(*args, **kwargs)
+        device = args[0].device.type if args and isinstance(args[0], torch.Tensor) else "cpu"
+        with torch.autocast(device, dtype=self.autocast_dtype):
+            features = super().__call__(*args, **kwargs)
+        return features.float()  # heads, losses and the optimiser's master weights stay fp32
 
     def prepare(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.float()
@@ -124,6 +133,21 @@ def use_channels_last(module: nn.Module) -> nn.Module:
         if isinstance(sub, Torso):
             sub.channels_last = True
     return module.to(memory_format=torch.channels_last)
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def use_precision(module: nn.Module, precision: str) -> nn.Module:
+    """Run every feedforward torso in `module` under autocast at `precision` (device.precision):
+    convolutions and matmuls in bf16 (this CPU's AVX-512 BF16 units, or a GPU's tensor cores),
+    weights, heads, losses and Adam in fp32. Sequence torsos return state tuples and stay fp32."""
+    from drlrun.nets.sequence import SequenceTorso
+
+    for sub in module.modules():
+        if isinstance(sub, Torso) and not isinstance(sub, SequenceTorso):
+            sub.autocast_dtype = PRECISIONS[precision]
+    return module
 
 
 def build_torso(cfg: Any, env: Any) -> Torso:

@@ -37,7 +37,7 @@ from drlrun.buffers.replay import ReplayBuffer
 from drlrun.envs.base import EnvFactory
 from drlrun.envs.vector import VecStep
 from drlrun.errors import DrlrunError
-from drlrun.nets.base import build_torso, use_channels_last
+from drlrun.nets.base import build_torso, use_channels_last, use_precision
 from drlrun.nets.heads import QNetwork, make_head
 from drlrun.registry import register
 from drlrun.seeding import generator_state, set_generator_state
@@ -75,9 +75,10 @@ class QLearner(Algorithm):
         self.online = QNetwork(torso, head).to(self.device)
         if ctx.channels_last:
             use_channels_last(self.online)
+        use_precision(self.online, ctx.precision)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
-        fast = p.fast_path == "auto"
+        fast = p.fast_path == "auto" and ctx.precision == "fp32"  # the numpy paths are fp32
         self.explorer = explorer or EpsilonGreedy(self.n_actions)
         decay = p.eps_decay_frames
         if p.eps_decay_fraction is not None:
@@ -127,6 +128,8 @@ class QLearner(Algorithm):
             use_channels_last(
                 self.curiosity.module
             )  # in place: its optimiser keeps the same tensors
+        if self.curiosity is not None:
+            use_precision(self.curiosity.module, ctx.precision)
         self.transforms = [] if self.curiosity is None else [self.curiosity]
         self._replay_dropped = False  # the loaded checkpoint had no replay (resume_caveats)
         # the loss's autograd-free update; it knows no transform's extra loss
@@ -345,7 +348,7 @@ class QLearner(Algorithm):
 
 
 @register("algo", "dqn")
-@accepts(nets="any", curiosity=True)
+@accepts(nets="any", curiosity=True, precision=True)
 def build_dqn(cfg: DictConfig, env: EnvFactory, ctx: RunContext) -> QLearner:
     return QLearner(parse(cfg), env, ctx)
 
