@@ -53,6 +53,8 @@ Run (with drlrun's venv active, from the repository root):
     python scripts/bench_report.py --cleanrl-dir /work/cleanrl-src \
         --peer-python /work/peer-venv/bin/python --json bench_report.json
     python scripts/bench_report.py ... --workloads dqn_cartpole c51_cartpole --seeds 0 1 2 3 4
+    python scripts/bench_report.py ... --workloads c51_freeway \
+        --pixel-levers device.channels_last=true device.precision=bf16
 """
 
 from __future__ import annotations
@@ -195,7 +197,7 @@ def run_drlrun(
     if w.pixels:
         cmd += [
             f"algo.learning_starts={PIXEL_START}", f"algo.buffer_size={PIXEL_BUFFER}",
-            "eval.episodes=0", "log.every=500",
+            "eval.episodes=0", "log.every=500", *args.pixel_levers,
         ]  # fmt: skip
     env = thread_env(threads)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -454,11 +456,16 @@ def main() -> None:
     parser.add_argument("--cleanrl-atari-id", default="FreewayNoFrameskip-v0")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument("--keep", action="store_true", help="keep the run dirs (printed)")
+    parser.add_argument("--pixel-levers", nargs="*", default=[], metavar="OVERRIDE",
+                        help="drlrun's speed levers on the pixel row, e.g. "
+                        "device.channels_last=true device.precision=bf16")  # fmt: skip
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_report_"))
     info = machine()
     print(f"machine: {info['cpu_model']}, {info['cpus']} CPUs, load {info['load_avg_start']}")
+    if args.pixel_levers:
+        print(f"drlrun's pixel row with: {' '.join(args.pixel_levers)}")
     pairs: list[tuple[Run, Run, dict[str, float]]] = []
     ceilings: dict[str, dict[str, float]] = {}
     for name in args.workloads:
