@@ -54,7 +54,7 @@ def test_plugin_entry_points_register_builders(monkeypatch, tmp_path) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     ep = EntryPoint(name="mine", value="my_drlrun_plugin", group="drlrun.plugins")
     monkeypatch.setattr(registry, "entry_points", lambda group: [ep])
-    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
     assert "plugin_algo" not in registry._TABLES["algo"]
-    registry.load_builtins_and_plugins()
+    assert "plugin_algo" in registry.names("algo")  # names() loads the plugins
     assert registry.build("algo", "plugin_algo", None, None) == "built"
