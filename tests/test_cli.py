@@ -221,6 +221,7 @@ main()
         (["algo=dqn", "algo.lr=-1"], 2, "algo.lr must be > 0, got -1.0"),
         (["curiosity=icm", "curiosity.lr=0"], 2, "curiosity.lr must be > 0"),
         (["budget.frames=-5"], 2, "budget.frames must be > 0, got -5"),
+        (["algo=ga", "device.precision=bf16"], 2, "device.precision=bf16 applies to the torsos"),
         (["algo=nope"], 2, "unknown algo 'nope'"),
         (["--cfg", "job"], 0, ""),
         (["--help"], 0, ""),

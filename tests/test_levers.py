@@ -81,3 +81,23 @@ def test_seeding_makes_kernels_deterministic_without_importing_inductor() -> Non
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "False"]
+
+
+def test_bf16_runs_the_torso_under_autocast_and_hands_fp32_features_on() -> None:
+    """use_precision: the conv torso computes in bf16 (values within bf16's rounding of fp32)
+    and returns fp32 features, so heads and losses stay fp32; gradients reach fp32 weights."""
+    import torch
+
+    from drlrun.nets.base import use_precision
+    from drlrun.nets.cnn import NatureCNN, NatureCNNParams
+
+    torch.manual_seed(0)
+    torso = NatureCNN((4, 84, 84), NatureCNNParams(), 255.0)
+    obs = torch.randint(0, 255, (8, 4, 84, 84), dtype=torch.uint8)
+    fp32 = torso(obs)
+    use_precision(torso, "bf16")
+    bf16 = torso(obs)
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, fp32)
+    torch.testing.assert_close(bf16, fp32, rtol=0.05, atol=0.02)
+    bf16.sum().backward()
+    assert all(p.grad is not None and p.dtype == torch.float32 for p in torso.parameters())
