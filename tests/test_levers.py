@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import run_cli
@@ -101,3 +102,27 @@ def test_bf16_runs_the_torso_under_autocast_and_hands_fp32_features_on() -> None
     torch.testing.assert_close(bf16, fp32, rtol=0.05, atol=0.02)
     bf16.sum().backward()
     assert all(p.grad is not None and p.dtype == torch.float32 for p in torso.parameters())
+
+
+def test_augment_shift_trains_on_freeway_pixels_and_checkpoints_its_generator(tmp_path) -> None:
+    """algo.augment=shift on the Atari-100k preset: the learner shifts its sampled batches
+    (its own generator advanced) and the checkpoint carries that generator's state."""
+    from tests.conftest import run_config
+
+    summary, learner = run_config(
+        [
+            "+experiment=atari100k_freeway_c51",
+            "algo.augment=shift",
+            "algo.n_step=3",
+            "algo.learning_starts=300",
+            "algo.train_freq=8",
+            "budget.frames=600",
+            "eval.every=0",
+            "eval.episodes=0",
+            "checkpoint.every=0",
+        ],
+        tmp_path / "run",
+    )
+    assert summary["status"] == "finished" and learner.updates >= 30
+    fresh = np.random.default_rng([0, 0xD5C]).bit_generator.state
+    assert learner.state_dict()["augment"] != fresh

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from drlrun.buffers.replay import ReplayBuffer
+from drlrun.errors import DrlrunError
 
 
 def play(k: int, num_envs: int, steps: int, seed: int):
@@ -112,3 +113,27 @@ def test_atari_sized_buffer_stores_each_frame_once() -> None:
     per_transition = buf.nbytes / 10_000
     assert per_transition < 84 * 84 + 32
     assert per_transition * 1_000_000 < 7.5e9
+
+
+def test_random_shift_is_an_edge_padded_crop_and_resumes_its_draws() -> None:
+    """algo.augment=shift: each image equals np.pad(edge) cropped at its drawn offset, all
+    channels (stacked frames) alike; the generator's state round-trips for exact resume."""
+    from drlrun.algos.q.augment import RandomShift, random_shift
+
+    images = np.random.default_rng(0).integers(0, 255, size=(6, 4, 12, 10), dtype=np.uint8)
+    rng = np.random.default_rng(1)
+    shifted = random_shift(images, 3, rng)
+    dy, dx = np.random.default_rng(1).integers(0, 7, size=(2, 6)) - 3
+    for i in range(6):
+        padded = np.pad(images[i], ((0, 0), (3, 3), (3, 3)), mode="edge")
+        top, left = 3 + dy[i], 3 + dx[i]
+        np.testing.assert_array_equal(shifted[i], padded[:, top : top + 12, left : left + 10])
+    assert shifted.dtype == np.uint8 and (dy != 0).any()
+
+    aug = RandomShift(4, seed=0, obs_shape=(4, 12, 10))
+    state = aug.state_dict()
+    first = aug.rng.integers(0, 1000, size=5)
+    aug.load_state_dict(state)
+    np.testing.assert_array_equal(aug.rng.integers(0, 1000, size=5), first)
+    with pytest.raises(DrlrunError, match="needs image observations"):
+        RandomShift(4, seed=0, obs_shape=(128,))

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from drlrun.algos.accepts import accepts, is_stateful
 from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, module_tensors
 from drlrun.algos.optim import FlatAdam
+from drlrun.algos.q.augment import RandomShift
 from drlrun.algos.q.collector import EpsilonGreedy, Evaluator, FeedForwardActor, StatefulActor
 from drlrun.algos.q.losses.base import Kernel, LossOutput, make_loss
 from drlrun.algos.q.params import QConfig, parse
@@ -105,6 +106,12 @@ class QLearner(Algorithm):
             self.batches = RingBatches(self)
             self.actor = FeedForwardActor(self.online, self.loss, self.device, fast)
         self.replay = self.batches.replay
+        self.augment = None  # algo.augment=shift: DrQ's random shift of sampled images
+        if p.augment == "shift":
+            if sequence:
+                raise DrlrunError("algo.augment=shift applies to feedforward torsos' replay")
+            shape = tuple(env.observation_space.shape)
+            self.augment = RandomShift(p.augment_pad, ctx.seed, shape)
         self.rng = np.random.default_rng(ctx.seed)
         self.obs, _ = self.envs.reset(seed=ctx.seed)
         self.frames = 0
@@ -294,6 +301,7 @@ class QLearner(Algorithm):
             "frames": self.frames,
             "updates": self.updates,
             **({"curiosity": self.curiosity.state_dict()} if self.curiosity is not None else {}),
+            **({"augment": self.augment.state_dict()} if self.augment is not None else {}),
             **self.actor.state_dict(),
         }
 
@@ -317,6 +325,8 @@ class QLearner(Algorithm):
         self.updates = int(state["updates"])
         if self.curiosity is not None:
             self.curiosity.load_state_dict(state["curiosity"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])
         self.actor.load_state_dict(state)
 
     def resume_caveats(self) -> list[str]:

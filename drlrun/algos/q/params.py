@@ -46,6 +46,9 @@ class QParams:
     fast_path: Literal["auto", "off"] = "auto"
     # replay: uniform, or proportional prioritized (Schaul et al. 2016; `replay=prioritized`)
     replay: Literal["uniform", "prioritized"] = "uniform"
+    # shift: DrQ's random shift of sampled image batches (algos/q/augment.py), by augment_pad px
+    augment: Literal["none", "shift"] = "none"
+    augment_pad: int = 4
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")

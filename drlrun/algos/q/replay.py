@@ -59,6 +59,8 @@ class RingBatches:
         """A TD batch with n-step returns, read by the live networks."""
         learner, p = self.learner, self.learner.p
         batch = self.replay.sample(p.batch_size, learner.rng, p.n_step, p.gamma)
+        if learner.augment is not None:
+            batch = learner.augment(batch)
         return LossInputs(to_td_batch(batch, learner.to_tensor), learner.online, learner.target,
                           sampled=batch)  # fmt: skip
 
