@@ -57,6 +57,7 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         "threads": torch.get_num_threads(),
         "precision": top.device.precision,
         "channels_last": top.device.channels_last,
+        "env_backend": cfg.env.get("backend"),  # Atari: gymnasium or envpool; else None
     }
     if top.device.channels_last:
         log.info(

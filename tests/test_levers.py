@@ -49,6 +49,7 @@ def test_levers_on_pixels_resume_after_sigkill_to_the_uninterrupted_metrics(
     summary = json.loads((tmp_path / "ref" / "summary.json").read_text())
     assert summary["compute"]["channels_last"] is (channels_last == "true")
     assert summary["compute"]["precision"] == precision
+    assert summary["compute"]["env_backend"] is None  # Mario has one implementation
     again = run_cli([*args, "hydra.run.dir=again"], tmp_path)
     assert again.returncode == 0, again.stderr
     metrics = (tmp_path / "ref" / "metrics.csv").read_text()
