@@ -69,12 +69,12 @@ def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
     text = (tmp_path / "docs/results.md").read_text()
     assert "| Dist-DQN on synthetic data (L7.9-7.11) | `loss` |" in text
 
-    runs = sorted((tmp_path / "sweeps/ch7/ch7_synthetic").glob("*/metrics.csv"))
+    runs = sorted((tmp_path / "sweeps/ch7/synthetic/ch7_synthetic").glob("*/metrics.csv"))
     before = {p: p.read_bytes() for p in runs}
     again = repro(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p: p.read_bytes() for p in runs} == before  # finished seeds are not run again
-    assert sorted((tmp_path / "sweeps/ch7/ch7_synthetic").glob("*/metrics.csv")) == runs
+    assert sorted((tmp_path / "sweeps/ch7/synthetic/ch7_synthetic").glob("*/metrics.csv")) == runs
 
     # Another machine: the run dirs are gone, the committed record stays. Seeds 0 and 1 are
     # kept from it (same composed config) and only seed 2 runs.

@@ -1,6 +1,6 @@
 """Run one preset on several seeds as one Hydra multirun in a fixed sweep dir, resumably.
 
-Each preset's sweep lives in `<root>/<chapter>/<preset>/seed<N>/`; the command is an ordinary
+Each preset's sweep lives in `<root>/<chapter>/<experiment>/<preset>/seed<N>/`; the command is an ordinary
 `drlrun --multirun ... resume=true`, so finished jobs are skipped, interrupted ones continue from
 their last checkpoint and missing ones start (README, "Resuming a sweep"), and the same dir can
 be driven by any Hydra launcher (joblib here, `slurm` or `ray_cluster` elsewhere). A seed the
@@ -34,7 +34,9 @@ class LaunchOptions:
 
 
 def sweep_dir(options: LaunchOptions, experiment: Experiment, preset: str) -> Path:
-    return options.root / experiment.chapter / preset
+    """`<root>/<chapter>/<experiment key>/<preset>`: two experiments may run one preset (with
+    other overrides), each in its own dir."""
+    return options.root / experiment.chapter / experiment.key / preset
 
 
 def finished_seeds(directory: Path) -> set[int]:

@@ -115,6 +115,8 @@ def merge_entry(old: dict[str, Any] | None, fresh: dict[str, Any]) -> dict[str, 
 
 def _curve(job: Job, curve: Curve) -> list[list]:
     xs, ys = job.curve(curve.column, curve.kinds)
+    if curve.cummax and ys:
+        ys = np.maximum.accumulate(ys).tolist()
     return list(thin(xs, running_mean(ys, curve.smooth)))
 
 
@@ -205,7 +207,8 @@ def plot_chapter(record: dict[str, Any], docs: Path) -> Path | None:
     ]
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    width = max(4.6 * len(panels), 7.0)  # room for the suptitle with one panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.6), squeeze=False)
     for ax, item in zip(axes[0], panels, strict=True):
         experiment = by_key[item["key"]]
         for fidelity, entry in item["fidelities"].items():
