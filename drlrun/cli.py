@@ -97,24 +97,15 @@ def _one_line(err: BaseException) -> str:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """The checks `session.build` makes before it builds anything (fidelity switches, the
-    top-level settings, the algo/env/net/curiosity choices, learning rates), made on the
-    composed config before Hydra starts the job: a config error is one line and exit 2 in
-    about a second, without importing torch, and no run dir is created."""
+    """preflight.check_config on a copy of the composed config before Hydra starts the job: a
+    config error is one line and exit 2 in about a second, without importing torch, and no
+    run dir is created."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from drlrun.algos.accepts import check_choices
-    from drlrun.book.switches import apply_fidelity
-    from drlrun.params import check_config_learning_rates
-    from drlrun.settings import GROUP_KEYS, validate
+    from drlrun import preflight
 
-    cfg = cfg.copy()  # apply_fidelity writes the switches' values
     try:
-        apply_fidelity(cfg)
-        top = validate(cfg)
-        check_choices(cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env, top.device.precision)
-        for block in GROUP_KEYS:
-            check_config_learning_rates(cfg.get(block), block)
+        preflight.check_config(cfg.copy())  # the fidelity switches write into the config
     except OmegaConfBaseException as err:  # e.g. an interpolation only the job can resolve
         log.debug("config pre-check left to the job: %s", _one_line(err))
 

@@ -10,13 +10,12 @@ import torch
 from omegaconf import DictConfig
 
 from drlrun import registry
-from drlrun.algos.accepts import check_choices
 from drlrun.algos.base import Algorithm, RunContext
-from drlrun.book.switches import apply_fidelity
 from drlrun.device import select_device
 from drlrun.envs.base import EnvFactory
+from drlrun.preflight import check_config
 from drlrun.seeding import seed_everything
-from drlrun.settings import TopLevel, validate
+from drlrun.settings import TopLevel
 
 log = logging.getLogger("drlrun")
 
@@ -33,11 +32,7 @@ class Built:
 
 def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> Built:
     """Validate, seed, pick the device, then build env and algorithm through the registry."""
-    ablations = apply_fidelity(cfg)  # the experiment's book switches take fidelity's values
-    top = validate(cfg)
-    check_choices(  # before any env or net is built
-        cfg.algo, cfg.net, cfg.get("curiosity"), cfg.env, top.device.precision
-    )
+    ablations, top = check_config(cfg)  # fidelity switches, settings, choices: before any part
     dev = select_device(device or top.device.kind, top.device.threads)
     seed_everything(top.seed)
     env = registry.build("env", cfg.env)

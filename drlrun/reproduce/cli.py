@@ -87,9 +87,8 @@ def chosen(args: argparse.Namespace) -> list[Experiment]:
     return experiments
 
 
-def old_entry(docs: Path, experiment: Experiment, fidelity: str) -> dict | None:
-    """The committed record's entry for (experiment, fidelity), if any."""
-    record = read_records(docs).get(experiment.chapter) or {}
+def old_entry(record: dict, experiment: Experiment, fidelity: str) -> dict | None:
+    """The committed chapter record's entry for (experiment, fidelity), if any."""
     for item in record.get("experiments", []):
         if item["key"] == experiment.key:
             return item["fidelities"].get(fidelity)
@@ -101,6 +100,7 @@ def run_chapter(chapter: str, experiments: list[Experiment], args, options) -> i
     figure; the worst exit code."""
     worst = 0
     digests: dict[str, dict[str, str]] = {}
+    old = read_records(args.docs).get(chapter) or {}
     for experiment in experiments:
         for fidelity in args.fidelity:
             if fidelity not in experiment.presets:
@@ -108,7 +108,7 @@ def run_chapter(chapter: str, experiments: list[Experiment], args, options) -> i
             preset = experiment.presets[fidelity]
             digest = config_digest(options, experiment, preset)
             digests.setdefault(experiment.key, {})[fidelity] = digest
-            recorded = recorded_seeds(old_entry(args.docs, experiment, fidelity), digest)
+            recorded = recorded_seeds(old_entry(old, experiment, fidelity), digest)
             have = f" (recorded already: seeds {sorted(recorded)})" if recorded else ""
             print(f"drlrun-repro: {experiment.name} {fidelity}: {preset}{have}", flush=True)
             worst = max(worst, launch(options, experiment, preset, recorded))
