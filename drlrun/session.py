@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,8 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         "precision": top.device.precision,
         "channels_last": top.device.channels_last,
         "env_backend": cfg.env.get("backend"),  # Atari: gymnasium or envpool; else None
+        "host": socket.gethostname(),  # where a launcher (joblib, SLURM, Ray) ran the job
+        "pid": os.getpid(),
     }
     if top.device.channels_last:
         log.info(

@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +19,6 @@ from drlrun.sweep.stats import bootstrap_ci, iqm, std
 from tests.conftest import TINY, run_cli
 
 SWEEP = [*TINY, "eval.every=512", "log.progress=false", "budget.frames=1024"]
-
-
-def _log_span(run_dir: Path) -> tuple[datetime, datetime]:
-    stamps = [
-        datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
-        for line in (run_dir / "drlrun.log").read_text().splitlines()
-        if line.startswith("[20")
-    ]
-    return min(stamps), max(stamps)
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +54,13 @@ def test_failing_jobs_do_not_stop_the_sweep_and_are_recorded(joblib_sweep) -> No
 @pytest.mark.slow
 @pytest.mark.ci
 def test_joblib_runs_jobs_in_parallel(joblib_sweep) -> None:
+    """n_jobs=2: the jobs ran in two worker processes, not one after another in the launcher
+    (job processes, not log timestamps: a loaded machine can run two 0.3 s jobs side by side
+    without their logged spans overlapping)."""
     sweep, _ = joblib_sweep
-    spans = sorted(_log_span(sweep / n) for n in ("0", "1", "3", "4"))
-    overlaps = [a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)]
-    assert any(overlaps), spans
+    summaries = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
+    pids = {s["compute"]["pid"] for s in summaries if "compute" in s}
+    assert len(pids) >= 2, pids
 
 
 def _expected(sweep: Path, algo: str) -> list[float]:
