@@ -127,3 +127,50 @@ def test_augment_shift_trains_on_freeway_pixels_and_checkpoints_its_generator(tm
     assert summary["status"] == "finished" and learner.updates >= 30
     fresh = np.random.default_rng([0, 0xD5C]).bit_generator.state
     assert learner.state_dict()["augment"] != fresh
+
+
+# CleanRL's c51_atari on Freeway pixels with prioritized replay, cut to 64 updates
+OVERLAP = [
+    "+experiment=cleanrl_c51_atari",
+    "replay=prioritized",
+    "algo.learning_starts=128",
+    "algo.buffer_size=1000",
+    "budget.frames=384",
+    "eval.every=0",
+    "eval.episodes=1",
+    "checkpoint.every=64",
+    "checkpoint.keep=10",
+    "log.every=64",
+]
+
+
+def test_overlap_is_deterministic_resumes_exactly_and_lags_the_policy_one_update(
+    tmp_path: Path,
+) -> None:
+    """algo.overlap=true: a run continued from a mid-run checkpoint (which holds the acting
+    weights and the unapplied priorities) writes the uninterrupted run's metrics; as many
+    updates as without overlap, other losses (the next steps act before the update, not after)."""
+    from drlrun import checkpoint
+    from tests.conftest import run_config
+
+    on = [*OVERLAP, "algo.overlap=true"]
+    _, first = run_config(on, tmp_path / "a")
+    metrics = (tmp_path / "a" / "metrics.csv").read_text()
+    assert "loss" in metrics.splitlines()[0] and first.updates == 64
+    middle = tmp_path / "a" / "checkpoints" / "ckpt_000000000256.pt"
+    assert "overlap" in checkpoint.load(middle)["algo"]
+    resumed_dir = tmp_path / "c"
+    resumed_dir.mkdir()
+    (resumed_dir / "metrics.csv").write_text(metrics)  # the logger drops rows past frame 256
+    _, resumed = run_config(on, resumed_dir, resume_from=middle)
+    assert (resumed_dir / "metrics.csv").read_text() == metrics
+    _, sequential = run_config(OVERLAP, tmp_path / "d")
+    assert sequential.updates == first.updates
+    assert (tmp_path / "d" / "metrics.csv").read_text() != metrics
+
+
+def test_overlap_refuses_curiosity_in_one_line(tmp_path: Path) -> None:
+    out = run_cli([*OVERLAP, "algo.overlap=true", "curiosity=icm", "algo.n_step=1"], tmp_path)
+    assert out.returncode == 2
+    assert "algo.overlap=true cannot run with curiosity" in out.stderr
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("*.pt"))

@@ -23,7 +23,8 @@ from drlrun.algos.base import Algorithm, RunContext, Tensors, TrainResult, modul
 from drlrun.algos.optim import FlatAdam
 from drlrun.algos.q.augment import RandomShift
 from drlrun.algos.q.collector import EpsilonGreedy, Evaluator, FeedForwardActor, StatefulActor
-from drlrun.algos.q.losses.base import Kernel, LossOutput, make_loss
+from drlrun.algos.q.losses.base import Kernel, LossInputs, LossOutput, make_loss
+from drlrun.algos.q.overlap import OverlappedUpdates, check_overlap
 from drlrun.algos.q.params import QConfig, parse
 from drlrun.algos.q.replay import (
     REPLAY_IN_CHECKPOINT_MAX_BYTES,
@@ -104,7 +105,9 @@ class QLearner(Algorithm):
             )
         else:
             self.batches = RingBatches(self)
-            self.actor = FeedForwardActor(self.online, self.loss, self.device, fast)
+            # algo.overlap=true: the actor reads a copy the pipeline refreshes at each boundary
+            acting = OverlappedUpdates.acting_copy(self.online) if p.overlap else self.online
+            self.actor = FeedForwardActor(acting, self.loss, self.device, fast)
         self.replay = self.batches.replay
         self.augment = None  # algo.augment=shift: DrQ's random shift of sampled images
         if p.augment == "shift":
@@ -120,7 +123,11 @@ class QLearner(Algorithm):
         # the runner's per-iteration work is amortised
         periods = max(1, -(-MIN_FRAMES_PER_STEP // p.train_freq))
         self.vec_steps_per_iter = max(1, periods * p.train_freq // self.num_envs)
-        self.evaluator = Evaluator(env, self.explorer, self.actor)
+        # evaluation reads the online weights (under overlap, once the running update is done)
+        evaluation_actor = (
+            FeedForwardActor(self.online, self.loss, self.device, fast) if p.overlap else self.actor
+        )
+        self.evaluator = Evaluator(env, self.explorer, evaluation_actor)
         # curiosity=icm|rnd: intrinsic reward at sample time, its loss joins the Q loss
         self.curiosity = build_curiosity(
             ctx.curiosity_cfg,
@@ -144,6 +151,10 @@ class QLearner(Algorithm):
         if fast and not self.transforms:
             self.kernel = self.loss.kernel(self.online, self.target, self.optimizer, self.device)
         self._observers = self._transition_observers()
+        self.overlap: OverlappedUpdates | None = None
+        if p.overlap:
+            check_overlap(self, sequence)
+            self.overlap = OverlappedUpdates(self, self.actor.online)
 
     def _transition_observers(self) -> list[Callable[..., None]]:
         """What sees each stored transition besides the replay (chosen once, not per step)."""
@@ -172,7 +183,16 @@ class QLearner(Algorithm):
 
     # --- learning ---------------------------------------------------------------------------
     def update(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample, learn, and give prioritized replay the batch's new TD errors."""
         inputs = self.batches.sample()
+        out = self.learn(inputs)
+        if self.replay.uses_priorities:
+            self.replay.update_priorities(inputs.sampled, out.td_abs.cpu().numpy())
+        self.updates += 1
+        return out.loss.detach(), out.q_mean.detach()
+
+    def learn(self, inputs: LossInputs) -> LossOutput:
+        """One optimiser step on a sampled batch (under overlap, on the worker thread)."""
         out: LossOutput
         if self.kernel is not None:  # exact autograd-free update (never with transforms)
             out = self.kernel.loss_and_grad(inputs.batch, self.p.double)
@@ -191,10 +211,7 @@ class QLearner(Algorithm):
             self.optimizer.step()  # clips to algo.max_grad_norm first
             for transform in self.transforms:
                 transform.step()
-        if self.replay.uses_priorities:
-            self.replay.update_priorities(inputs.sampled, out.td_abs.cpu().numpy())
-        self.updates += 1
-        return out.loss.detach(), out.q_mean.detach()
+        return out
 
     @torch.no_grad()
     def sync_target(self) -> None:
@@ -233,10 +250,13 @@ class QLearner(Algorithm):
                 continue
             if self.frames // p.train_freq != before // p.train_freq:
                 for _ in range(p.gradient_steps):
-                    loss, q = self.update()
-                    losses.append(loss)
-                    qs.append(q)
+                    applied = self.overlap.boundary() if self.overlap else self.update()
+                    if applied is not None:
+                        losses.append(applied[0])
+                        qs.append(applied[1])
             if self.frames // p.target_update_every != before // p.target_update_every:
+                if self.overlap is not None:
+                    self.overlap.wait()  # the target copies the weights after this update
                 self.sync_target()
         result.metrics["epsilon"] = eps
         if losses:  # a non-finite loss stops the run in the runner (drlrun.guards)
@@ -248,6 +268,8 @@ class QLearner(Algorithm):
 
     # --- evaluation -------------------------------------------------------------------------
     def evaluate(self, episodes: int, seed: int, epsilon: float = 0.0, recorder=None):
+        if self.overlap is not None:
+            self.overlap.wait()
         if recorder is not None:
             return self.evaluator.run(episodes, seed, epsilon, recorder, build_probes(self))
         out = self.evaluator.run(episodes, seed, epsilon)
@@ -302,6 +324,7 @@ class QLearner(Algorithm):
             "updates": self.updates,
             **({"curiosity": self.curiosity.state_dict()} if self.curiosity is not None else {}),
             **({"augment": self.augment.state_dict()} if self.augment is not None else {}),
+            **({"overlap": self.overlap.state_dict()} if self.overlap is not None else {}),
             **self.actor.state_dict(),
         }
 
@@ -327,6 +350,8 @@ class QLearner(Algorithm):
             self.curiosity.load_state_dict(state["curiosity"])
         if self.augment is not None:
             self.augment.load_state_dict(state["augment"])
+        if self.overlap is not None:
+            self.overlap.load_state_dict(state["overlap"])
         self.actor.load_state_dict(state)
 
     def resume_caveats(self) -> list[str]:
@@ -353,6 +378,8 @@ class QLearner(Algorithm):
         ]
 
     def close(self) -> None:
+        if self.overlap is not None:
+            self.overlap.close()
         self.envs.close()
         self.evaluator.close()
 

@@ -49,6 +49,9 @@ class QParams:
     # shift: DrQ's random shift of sampled image batches (algos/q/augment.py), by augment_pad px
     augment: Literal["none", "shift"] = "none"
     augment_pad: int = 4
+    # true: the update runs on a worker thread while the next train_freq steps act with the
+    # weights before it (a one-update policy lag; algos/q/overlap.py)
+    overlap: bool = False
 
     def __post_init__(self) -> None:
         positive = ("n_step", "batch_size", "buffer_size", "train_freq", "target_update_every")
