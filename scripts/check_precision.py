@@ -12,8 +12,12 @@ over all updates and the last quarter, their relative differences, and the time 
 device.channels_last=false` against a channels_last run changes only the float rounding order,
 so it shows how far two fp32 runs drift apart on a chaotic workload (Mario ICM).
 
+`--compile` runs the variant (by default the same overrides) with its online and target networks
+under `torch.compile` (`module.compile()`): its first update, which compiles, is timed apart and
+left out of the time per update.
+
     python scripts/check_precision.py [--updates 2000] [--fill 5000] [--threads 1]
-        [--variant device.precision=bf16] [overrides ...]
+        [--variant device.precision=bf16] [--compile] [overrides ...]
 """
 
 from __future__ import annotations
@@ -40,24 +44,34 @@ def build_learner(overrides: list[str], threads: int, run_dir: Path):
     return build(cfg, run_dir)
 
 
-def run_updates(built, snapshot: dict, updates: int) -> dict[str, list[float]]:
+def run_updates(
+    built, snapshot: dict, updates: int, compile_nets: bool = False
+) -> dict[str, list[float]]:
     """`updates` gradient steps from `snapshot`, syncing the target every
-    target_update_every / train_freq updates as the training loop does."""
+    target_update_every / train_freq updates as the training loop does (with `compile_nets`,
+    under torch.compile; the first update's time is then the compile time)."""
     algo = built.algo
     algo.load_state_dict(copy.deepcopy(snapshot))
+    if compile_nets:
+        algo.online.compile(dynamic=False)
+        algo.target.compile(dynamic=False)
     p = algo.p
     sync_every = max(1, p.target_update_every // p.train_freq)
-    losses, qs, start = [], [], time.perf_counter()
+    losses, qs, start, first = [], [], time.perf_counter(), 0.0
     for i in range(1, updates + 1):
         loss, q = algo.update()
         losses.append(float(loss))
         qs.append(float(q))
         if i % sync_every == 0:
             algo.sync_target()
+        if i == 1 and compile_nets:
+            first, start = time.perf_counter() - start, time.perf_counter()
+    timed = updates - 1 if compile_nets else updates
     return {
         "loss": losses,
         "q": qs,
-        "ms_per_update": [1e3 * (time.perf_counter() - start) / updates],
+        "ms_per_update": [1e3 * (time.perf_counter() - start) / max(timed, 1)],
+        "first_update_s": [first],
     }
 
 
@@ -75,10 +89,11 @@ def main() -> int:
     parser.add_argument(
         "--variant", action="append", help="override (repeatable); default device.precision=bf16"
     )
+    parser.add_argument("--compile", action="store_true", help="the variant under torch.compile")
     parser.add_argument("overrides", nargs="*", help=f"Hydra overrides (default {DEFAULT})")
     args = parser.parse_args()
     overrides = args.overrides or DEFAULT
-    args.variant = args.variant or ["device.precision=bf16"]
+    args.variant = args.variant or ([] if args.compile else ["device.precision=bf16"])
     # the snapshot is taken before the first update, so both runs start from the same weights
     fill = [*overrides, f"algo.learning_starts={args.fill}", f"budget.frames={args.fill}"]
     with tempfile.TemporaryDirectory(prefix="check-precision-") as tmp:
@@ -90,7 +105,7 @@ def main() -> int:
         built.algo.close()
         built.env.close()
         bf16 = build_learner([*fill, *args.variant], args.threads, Path(tmp) / "variant")
-        results["bf16"] = run_updates(bf16, snapshot, args.updates)
+        results["bf16"] = run_updates(bf16, snapshot, args.updates, args.compile)
         bf16.algo.close()
         bf16.env.close()
     tail = max(1, args.updates // 4)
@@ -105,7 +120,12 @@ def main() -> int:
     speed = {k: results[k]["ms_per_update"][0] for k in results}
     print(f"ms per update: base {speed['fp32']:.1f}, variant {speed['bf16']:.1f} "
           f"({speed['fp32'] / speed['bf16']:.2f}x)")  # fmt: skip
-    print(f"base: the overrides as given; variant: plus {' '.join(args.variant)}")
+    if args.compile:
+        print(
+            f"variant compiled: first update (compiling) {results['bf16']['first_update_s'][0]:.1f} s"
+        )
+    extra = " ".join(args.variant) + (" under torch.compile" if args.compile else "")
+    print(f"base: the overrides as given; variant: plus {extra}")
     ok = worst <= args.tolerance
     print(
         f"{'PASS' if ok else 'FAIL'}: largest difference {worst:.2%} (tolerance {args.tolerance:.0%})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ from drlrun.errors import DrlrunError
 if TYPE_CHECKING:
     from drlrun.algos.q.learner import QLearner
     from drlrun.nets.heads import QNetwork
+
+log = logging.getLogger("drlrun")
 
 
 @dataclass
@@ -62,6 +65,11 @@ class OverlappedUpdates:
     """The worker thread, the acting network and the update results waiting to be applied."""
 
     def __init__(self, learner: QLearner, acting: QNetwork):
+        log.info(
+            "algo.overlap=true (opt-in): the update runs on a worker thread while the next "
+            "train_freq steps act with the weights before it, so metrics differ from a run "
+            "without it"
+        )
         self.learner = learner
         self.acting = acting  # what the actor reads: the online weights as of the last boundary
         threads = torch.get_num_threads()
