@@ -30,6 +30,32 @@ MARIO_CHANNELS_LAST = [
 ]
 
 
+def _same_metrics_again_and_after_sigkill(args: list[str], tmp_path: Path) -> None:
+    """A second run of `args`, and a run SIGKILLed after 3 checkpoints and resumed, write the
+    first run's (tmp_path/ref) metrics.csv."""
+    again = run_cli([*args, "hydra.run.dir=again"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    metrics = (tmp_path / "ref" / "metrics.csv").read_text()
+    assert "loss" in metrics.splitlines()[0]  # updates ran
+    assert (tmp_path / "again" / "metrics.csv").read_text() == metrics
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drlrun.cli", *args, "hydra.run.dir=killed"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(ckpts.glob("ckpt_*.pt"))) < 3:  # past updates
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=120)
+    out = run_cli([*args, "hydra.run.dir=killed", "resume=true"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "killed" / "metrics.csv").read_text() == metrics
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("channels_last", "precision"), [("true", "fp32"), ("false", "fp32"), ("true", "bf16")]
@@ -50,27 +76,7 @@ def test_levers_on_pixels_resume_after_sigkill_to_the_uninterrupted_metrics(
     assert summary["compute"]["channels_last"] is (channels_last == "true")
     assert summary["compute"]["precision"] == precision
     assert summary["compute"]["env_backend"] is None  # Mario has one implementation
-    again = run_cli([*args, "hydra.run.dir=again"], tmp_path)
-    assert again.returncode == 0, again.stderr
-    metrics = (tmp_path / "ref" / "metrics.csv").read_text()
-    assert "loss" in metrics.splitlines()[0]  # updates ran (learning_starts 150)
-    assert (tmp_path / "again" / "metrics.csv").read_text() == metrics
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "drlrun.cli", *args, "hydra.run.dir=killed"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    ckpts = tmp_path / "killed" / "checkpoints"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(ckpts.glob("ckpt_*.pt"))) < 3:  # past updates
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=120)
-    out = run_cli([*args, "hydra.run.dir=killed", "resume=true"], tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert (tmp_path / "killed" / "metrics.csv").read_text() == metrics
+    _same_metrics_again_and_after_sigkill(args, tmp_path)
 
 
 def test_seeding_makes_kernels_deterministic_without_importing_inductor() -> None:
@@ -174,3 +180,14 @@ def test_overlap_refuses_curiosity_in_one_line(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "algo.overlap=true cannot run with curiosity" in out.stderr
     assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("*.pt"))
+
+
+@pytest.mark.slow
+def test_overlap_resumes_after_sigkill_to_the_uninterrupted_metrics(tmp_path: Path) -> None:
+    """algo.overlap=true with channels_last + bf16 on Freeway pixels, as the CLI runs it."""
+    args = [*OVERLAP, "algo.overlap=true", "device.channels_last=true", "device.precision=bf16",
+            "log.tensorboard=false", "log.progress=false"]  # fmt: skip
+    ref = run_cli([*args, "hydra.run.dir=ref"], tmp_path)
+    assert ref.returncode == 0, ref.stderr
+    assert "algo.overlap=true (opt-in)" in ref.stderr + ref.stdout
+    _same_metrics_again_and_after_sigkill(args, tmp_path)
