@@ -33,16 +33,21 @@ def runs(paths: list[str]) -> list[Path]:
     return found
 
 
-def main() -> None:
-    args = [a for a in sys.argv[1:] if "=" not in a]
-    options = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+def parse_vs(argv: list[str], usage: str) -> tuple[list[Path], list[Path], int, dict[str, str]]:
+    """`A... vs B... [episodes=N] [out=FILE]`: both sides' run dirs, episodes, the options."""
+    args = [a for a in argv if "=" not in a]
+    options = dict(a.split("=", 1) for a in argv if "=" in a)
     if args.count("vs") != 1 or set(options) - {"episodes", "out"}:
-        sys.exit(__doc__)
+        sys.exit(usage)
     split = args.index("vs")
     group_a, group_b = runs(args[:split]), runs(args[split + 1 :])
     if not group_a or not group_b:
         sys.exit("no run dirs on one side of `vs`")
-    episodes = int(options.get("episodes", 40))
+    return group_a, group_b, int(options.get("episodes", 40)), options
+
+
+def main() -> None:
+    group_a, group_b, episodes, options = parse_vs(sys.argv[1:], __doc__)
     rows = []
     for a in group_a:
         for b in group_b:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from battle_round_robin import parse_vs  # scripts/, beside this file
 
 import drlrun.algos.marl.core as core
 from drlrun.evaluate import EvalArgs, evaluate_run
-from drlrun.sweep.jobs import job_dirs
 
 MODES = ("live", "zero", "shuffled")
 _live_features = core.interaction_features
@@ -76,26 +76,11 @@ def mean_field(mode: str, counter: Counter) -> Iterator[None]:
             module.infer_actions = original
 
 
-def runs(paths: list[str]) -> list[Path]:
-    found = []
-    for path in map(Path, paths):
-        found += [path] if (path / "config.yaml").exists() else job_dirs(path)
-    return found
-
-
 def main() -> None:
     import drlrun.algos.marl.mfq  # noqa: F401  (registers the learners; wrapped below)
     import drlrun.algos.marl.opponents  # noqa: F401
 
-    args = [a for a in sys.argv[1:] if "=" not in a]
-    options = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
-    if args.count("vs") != 1 or set(options) - {"episodes", "out"}:
-        sys.exit(__doc__)
-    split = args.index("vs")
-    mfq, iq = runs(args[:split]), runs(args[split + 1 :])
-    if not mfq or not iq:
-        sys.exit("no run dirs on one side of `vs`")
-    episodes = int(options.get("episodes", 40))
+    mfq, iq, episodes, options = parse_vs(sys.argv[1:], __doc__)
     rows = []
     for a in mfq:
         for b in iq:
