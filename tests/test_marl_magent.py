@@ -209,3 +209,50 @@ def test_round_robin_script_plays_every_pairing(tmp_path, monkeypatch, capsys):
     for r in rows:
         assert float(r["win_rate"]) + float(r["draw_rate"]) + float(r["loss_rate"]) == 1.0
     assert "2 pairings x 2 battles" in capsys.readouterr().out
+
+
+def test_mean_field_ablation_script_replaces_only_the_mean_field(tmp_path, monkeypatch, capsys):
+    """scripts/mfq_mean_field_ablation.py: inside its context a mean-field policy reads zeros
+    (or its team's mean fields shuffled), IQ reads nothing new, and the live function returns
+    afterwards; run on two tiny runs it writes one row per pairing with all three modes."""
+    import csv
+    import runpy
+
+    import numpy as np
+    from omegaconf import OmegaConf
+
+    import drlrun.algos.marl.core as core
+    from tests.conftest import compose
+
+    monkeypatch.syspath_prepend("scripts")
+    ablation = runpy.run_path("scripts/mfq_mean_field_ablation.py")
+
+    class Env:
+        def mean_field(self, team, actions):
+            return np.eye(3, dtype=np.float32)[actions]
+
+    mean = core.PolicySpec(n_actions=3, use_obs=True, interaction="mean")
+    none = core.PolicySpec(n_actions=3, use_obs=True, interaction="none")
+    acts = np.array([0, 1, 2, 2])
+    live = core.interaction_features(mean, Env(), 0, acts)
+    with ablation["mean_field"]("zero", ablation["Counter"]()):
+        assert not core.interaction_features(mean, Env(), 0, acts).any()
+        assert core.interaction_features(none, Env(), 0, acts).shape == (4, 0)
+    with ablation["mean_field"]("shuffled", ablation["Counter"]()):
+        shuffled = core.interaction_features(mean, Env(), 0, acts)
+        assert sorted(map(tuple, shuffled)) == sorted(map(tuple, live))
+    assert np.array_equal(core.interaction_features(mean, Env(), 0, acts), live)
+
+    short = ["+experiment=ch9_magent_fixed", "budget.iterations=1", "env.max_steps=20"]
+    for name in ("a0", "b1"):
+        overrides = [*short, "eval.episodes=0", f"seed={name[1]}"]
+        run_config(overrides, tmp_path / name)
+        OmegaConf.save(compose(*overrides), tmp_path / name / "config.yaml", resolve=True)
+    out = tmp_path / "ablation.csv"
+    argv = ["ab", str(tmp_path / "a0"), "vs", str(tmp_path / "b1"), "episodes=2", f"out={out}"]
+    monkeypatch.setattr("sys.argv", argv)
+    runpy.run_path("scripts/mfq_mean_field_ablation.py", run_name="__main__")
+    (row,) = list(csv.DictReader(out.open()))
+    assert {"win_live", "win_zero", "win_shuffled", "changed_fraction"} <= set(row)
+    assert 0.0 <= float(row["changed_fraction"]) <= 1.0
+    assert "1 pairings x 2 battles per mode" in capsys.readouterr().out
