@@ -21,9 +21,10 @@ CPU = torch.device("cpu")
 BOOK_NET = OmegaConf.create({"name": "mlp", "hidden": [25, 10], "activation": "relu"})
 
 
-def string_ga(seed: int, **kw) -> GA:
+def string_ga(seed: int, fitness: str = "sequence_matcher", **kw) -> GA:
     p = GAParams(**kw)
-    return GA(p, StringGenome(StringTarget("string_target", StringTargetParams()), p), ctx(seed))
+    target = StringTarget("string_target", StringTargetParams(fitness=fitness))
+    return GA(p, StringGenome(target, p), ctx(seed))
 
 
 def ctx(seed: int) -> RunContext:
@@ -172,6 +173,40 @@ def test_string_ga_finds_hello_world():
     assert ga.evaluate(1, 0)["eval_return_mean"] == 1.0
     mean = ga.history[:, 1]
     assert mean[-1] > 0.5 > 0.2 > mean[0]  # mean fitness rises (Fig. 6.6)
+
+
+def test_fitnesses_score_the_books_near_miss():
+    """The book's run printed 'Hllo World!D': SequenceMatcher gives it 2 * 11 / 24 (a shifted
+    substring), positional fitness 2/12 (only 'H' and the first 'l' are in place)."""
+    for kind, expected in (("sequence_matcher", 11 / 12), ("positional", 2 / 12)):
+        target = StringTarget("string_target", StringTargetParams(fitness=kind))
+        idx = np.array(
+            [[target.alphabet.index(c) for c in text] for text in ("Hllo World!D", "Hello World!")]
+        )
+        assert target.fitness(idx) == pytest.approx([expected, 1.0])
+    with pytest.raises(ValueError, match="fitness must be one of"):
+        StringTargetParams(fitness="hamming")
+
+
+def test_fixed_preset_settings_match_hello_world_within_the_books_generations():
+    """ch6_string_ga_fixed's settings (positional fitness, mutation 0.01, one elite): seed 0
+    matches at generation 17 (each of seeds 0-19 within 14-29), the book's budget is 150."""
+    ga = string_ga(
+        0,
+        "positional",
+        population=900,
+        selection="proportional",
+        mutation_rate=0.01,
+        mutation_count="bernoulli",
+        fitness_epsilon=1e-6,
+        elitism=1,
+    )
+    for _ in range(150):
+        ga.train_step()
+        if ga.finished:
+            break
+    assert ga.finished and len(ga.history) <= 40
+    assert ga.genome.target.decode(ga.best_genome) == "Hello World!"
 
 
 def run_policy_ga(generations: int, state=None, **kw) -> GA:

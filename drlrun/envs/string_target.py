@@ -1,8 +1,9 @@
 """The book's string-matching problem (ch. 6.2): evolve a string towards a target.
 
 Not an environment an agent acts in, but a fitness target: `fitness(strings)` scores candidates
-with `difflib.SequenceMatcher(...).ratio()` in [0, 1]. Only `algo=ga` can use it; any other
-algorithm asking for spaces gets one clear error.
+in [0, 1], with `difflib.SequenceMatcher(...).ratio()` as the book (`fitness=sequence_matcher`) or
+as the fraction of positions that hold the target's character (`fitness=positional`). Only
+`algo=ga` can use it; any other algorithm asking for spaces gets one clear error.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from drlrun.params import from_cfg
 from drlrun.registry import register
 
 BOOK_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,.! "
+FITNESSES = ("sequence_matcher", "positional")
 
 
 @dataclass
@@ -25,6 +27,9 @@ class StringTargetParams:
     target: str = "Hello World!"
     alphabet: str = BOOK_ALPHABET
     length: int | None = None  # candidate length; null: len(target), as in the book's run
+    # sequence_matcher (book): rewards shifted substrings, so 'Hllo World!D' scores 11/12 and the
+    # way out is many simultaneous substitutions; positional: one character fixes one position
+    fitness: str = "sequence_matcher"
 
     def __post_init__(self) -> None:
         if not self.target:
@@ -35,6 +40,8 @@ class StringTargetParams:
             raise ValueError(f"the target uses characters missing from the alphabet: {missing}")
         if self.length is not None and self.length < 1:
             raise ValueError("length must be >= 1")
+        if self.fitness not in FITNESSES:
+            raise ValueError(f"fitness must be one of {', '.join(FITNESSES)}, got {self.fitness!r}")
 
 
 class StringTarget:
@@ -47,12 +54,18 @@ class StringTarget:
         self.name, self.target, self.alphabet = name, p.target, p.alphabet
         self.length = p.length if p.length is not None else len(p.target)
         self._chars = np.array(list(p.alphabet))
+        self._target_idx = np.array([p.alphabet.index(c) for c in p.target], dtype=np.int64)
+        self.fitness_kind = p.fitness
 
     def decode(self, genome: np.ndarray) -> str:
         return "".join(self._chars[np.asarray(genome, dtype=np.int64)])
 
     def fitness(self, population: np.ndarray) -> np.ndarray:
-        """SequenceMatcher ratio of each row (an index array) against the target."""
+        """Each row's (an index array's) score against the target, 1.0 for an exact match."""
+        if self.fitness_kind == "positional":
+            n = min(self.length, len(self._target_idx))
+            hits = (np.asarray(population)[:, :n] == self._target_idx[:n]).sum(axis=1)
+            return hits / max(self.length, len(self._target_idx))
         return np.array(
             [difflib.SequenceMatcher(None, self.decode(g), self.target).ratio() for g in population]
         )

@@ -74,7 +74,7 @@ class GAParams:
 
 
 class StringGenome:
-    """Index strings over the target's alphabet, scored by SequenceMatcher."""
+    """Index strings over the target's alphabet, scored by the target's fitness."""
 
     default_selection, default_count = "proportional", "bernoulli"
     point_inclusive = True  # book: randint(0, len(p1)), both ends included
