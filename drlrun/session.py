@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from drlrun import registry
 from drlrun.algos.base import Algorithm, RunContext
-from drlrun.device import select_device
+from drlrun.device import cpu_name, select_device
 from drlrun.envs.base import EnvFactory
 from drlrun.preflight import check_config
 from drlrun.seeding import seed_everything
@@ -56,6 +56,7 @@ def build(cfg: DictConfig, run_dir: Path | None, device: str | None = None) -> B
         "channels_last": top.device.channels_last,
         "env_backend": cfg.env.get("backend"),  # Atari: gymnasium or envpool; else None
         "host": socket.gethostname(),  # where a launcher (joblib, SLURM, Ray) ran the job
+        "cpu": cpu_name(),  # what its wall time was measured on
         "pid": os.getpid(),
     }
     if top.device.channels_last:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from drlrun.reproduce.results import results_markdown, t_interval
+from drlrun.device import cpu_name
+from drlrun.reproduce.results import read_records, results_markdown, t_interval
 from tests.conftest import run_cli
 
 
@@ -53,6 +54,28 @@ def test_results_markdown_puts_the_book_beside_both_presets() -> None:
     assert "Not yet measured: ch6, ch7, ch8, ch9" in text
 
 
+def test_results_markdown_names_the_machine_each_run_was_timed_on(tmp_path: Path) -> None:
+    """An entry from before seeds named their machine ran where its record was written; an entry
+    measured later on another machine says so, so wall times are not read as one machine's."""
+    old = {"preset": "ch10_doorkey_book", "seeds": [0], "values": [0.0], "wall_time_s": [60.0]}
+    new = {**old, "preset": "ch10_doorkey_fixed", "machines": ["new CPU, 2 cores"]}
+    record = {
+        "chapter": "ch10",
+        "date": "2026-12-06",
+        "commit": "abc1234",
+        "machine": "old CPU, 2 cores",
+        "experiments": [{"key": "doorkey", "fidelities": {"book": old, "fixed": new}}],
+    }
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results/ch10.json").write_text(json.dumps(record))
+    records = read_records(tmp_path)
+    assert records["ch10"]["experiments"][0]["fidelities"]["book"]["machines"] == [
+        "old CPU, 2 cores"
+    ]
+    text = results_markdown(records)
+    assert "runs on old CPU, 2 cores (doorkey book); new CPU, 2 cores (doorkey fixed);" in text
+
+
 def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
     args = ["--only", "ch7/synthetic", "--seeds", "0", "1", "--root", "sweeps", "--docs", "docs"]
     args += ["--launcher", "basic", "budget.frames=200", "log.progress=false"]
@@ -65,6 +88,7 @@ def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
     assert entry["seeds"] == [0, 1] and len(entry["values"]) == 2
     assert entry["frames"] == [200.0, 200.0]
     assert len(entry["curves"]) == 2 and entry["curves"][0][0]  # a loss curve per seed
+    assert entry["machines"] == [cpu_name()] * 2  # read from each job's summary.json
     assert (tmp_path / "docs/figures/results/ch7.png").stat().st_size > 10_000
     text = (tmp_path / "docs/results.md").read_text()
     assert "| Dist-DQN on synthetic data (L7.9-7.11) | `loss` |" in text

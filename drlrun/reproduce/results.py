@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from drlrun.device import cpu_name
 from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Curve, Experiment
 from drlrun.sweep.jobs import Job, load_jobs
 from drlrun.sweep.stats import align_curves, t_band, t_interval
@@ -80,11 +79,19 @@ def measure(
         wall_time_s=[j.value("wall_time_s") for j in finished],
         unfinished=sorted(f"seed {j.seed}: {j.status}" for j in jobs if j.status != "finished"),
         curves=[_curve(j, curve) for j in finished],
+        machines=[_job_machine(j) for j in finished],
     )
     return entry
 
 
-PER_SEED = ("values", "frames", "wall_time_s", "curves")  # entry lists parallel to `seeds`
+def _job_machine(job: Job) -> str:
+    """The CPU the job ran on (summary.json's compute; runs before it was recorded there were
+    measured where the record is written)."""
+    return str(((job.summary or {}).get("compute") or {}).get("cpu") or cpu_name())
+
+
+# entry lists parallel to `seeds`
+PER_SEED = ("values", "frames", "wall_time_s", "curves", "machines")
 
 
 def recorded_seeds(entry: dict[str, Any] | None, digest: str) -> set[int]:
@@ -138,19 +145,6 @@ def git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def machine() -> str:
-    """CPU model and core count, e.g. `AMD EPYC, 2 cores`."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
 def chapter_record(
     chapter: str,
     sweeps: dict[str, dict[str, Path]],
@@ -173,7 +167,7 @@ def chapter_record(
         "chapter": chapter,
         "date": date.today().isoformat(),
         "commit": git_commit(),
-        "machine": machine(),
+        "machine": cpu_name(),  # the machine that wrote the record; each seed names its own
         "experiments": experiments,
     }
 
@@ -190,8 +184,30 @@ def read_records(docs: Path) -> dict[str, dict[str, Any]]:
     for chapter in CHAPTERS:
         path = docs / "results" / f"{chapter}.json"
         if path.exists():
-            found[chapter] = json.loads(path.read_text())
+            found[chapter] = _with_machines(json.loads(path.read_text()))
     return found
+
+
+def _with_machines(record: dict[str, Any]) -> dict[str, Any]:
+    """A record written before entries named each seed's machine: its seeds ran on the machine
+    that wrote it."""
+    for item in record.get("experiments", []):
+        for entry in item["fidelities"].values():
+            if "machines" not in entry:
+                entry["machines"] = [record.get("machine", "unknown")] * len(entry["seeds"])
+    return record
+
+
+def chapter_machines(record: dict[str, Any]) -> str:
+    """Which machines the chapter's runs were measured on, and (when several) for what."""
+    where: dict[str, list[str]] = {}
+    for item in record["experiments"]:
+        for fidelity, entry in item["fidelities"].items():
+            for m in dict.fromkeys(entry.get("machines") or []):
+                where.setdefault(m or "unknown", []).append(f"{item['key']} {fidelity}")
+    if len(where) <= 1:
+        return next(iter(where), record.get("machine", "unknown"))
+    return "; ".join(f"{m} ({', '.join(runs)})" for m, runs in where.items())
 
 
 def plot_chapter(record: dict[str, Any], docs: Path) -> Path | None:
@@ -292,8 +308,8 @@ def results_markdown(records: dict[str, dict[str, Any]]) -> str:
         lines += [
             f"## {chapter}: {CHAPTERS[chapter]}",
             "",
-            f"Record last written {record['date']} at {record['commit']} on {record['machine']}; "
-            f"{hours[chapter]:.2f} CPU-hours in all.",
+            f"Record last written {record['date']} at {record['commit']}; runs on "
+            f"{chapter_machines(record)}; {hours[chapter]:.2f} CPU-hours in all.",
             "",
             "| experiment | metric | book | book preset | fixed preset | frames (book / fixed) "
             "| wall time (book / fixed) |",
