@@ -81,6 +81,10 @@ class Runner:
         self.episodes: collections.deque = collections.deque(maxlen=RECENT_EPISODES)
         self.acc: dict[str, list[float]] = {}
         self.wall_before = 0.0
+        # process CPU seconds of earlier sessions of this run (None: a checkpoint from before
+        # they were kept), so a run's CPU time survives a resume like its wall time
+        self.cpu_before: float | None = 0.0
+        self._c0 = time.process_time()
         self.last_eval: dict[str, float] = {}
         self._signal: int | None = None
         self._last_eval_frames = -1
@@ -94,6 +98,7 @@ class Runner:
                 "episodes": [[e[0], e[1]] for e in self.episodes],
                 "acc": {k: list(v) for k, v in self.acc.items()},
                 "wall": self.wall_before + (time.perf_counter() - self._t0),
+                "cpu": self._cpu_time(),
                 "last_eval": self.last_eval,
             },
             "rng": global_rng_state(),
@@ -118,6 +123,7 @@ class Runner:
         self.episodes.extend((float(a), float(b)) for a, b in r["episodes"])
         self.acc = {k: [float(x) for x in v] for k, v in r["acc"].items()}
         self.wall_before = float(r["wall"])
+        self.cpu_before = None if r.get("cpu") is None else float(r["cpu"])
         self.last_eval = dict(r["last_eval"])
         set_global_rng_state(state["rng"])
         log.info("resumed from %s at frame %d", path, self.algo.frames)
@@ -177,8 +183,16 @@ class Runner:
         self._last_eval_frames = self.algo.frames
         return metrics
 
+    def _cpu_time(self) -> float | None:
+        """This run's process CPU seconds over every session (wall time overstates the compute
+        a job used when several share a core)."""
+        if self.cpu_before is None:
+            return None
+        return self.cpu_before + (time.process_time() - self._c0)
+
     def run(self, resume_from: Path | None = None) -> dict[str, Any]:
         self._t0 = time.perf_counter()
+        self._c0 = time.process_time()
         if resume_from is not None:
             self.load(resume_from)
         s = self.s
@@ -291,6 +305,7 @@ class Runner:
             "frames": frames,
             "iterations": self.iteration,
             "wall_time_s": self.wall_before + elapsed,
+            "cpu_time_s": self._cpu_time(),
             "sps": (frames - start_frames) / max(elapsed, 1e-9),
             "eval_return_mean": final.get("eval_return_mean"),  # null when no evaluation ran
             "eval_return_std": final.get("eval_return_std"),

@@ -35,6 +35,7 @@ def test_run_writes_everything_a_run_dir_holds(cli) -> None:
     summary = json.loads((run / "summary.json").read_text())
     for key in ("eval_return_mean", "eval_return_std", "frames", "wall_time_s", "sps"):
         assert key in summary
+    assert 0 < summary["cpu_time_s"] < 4 * summary["wall_time_s"]  # process CPU seconds
     assert summary["status"] == "finished" and summary["frames"] >= 1500
     assert any((run / "tb").iterdir())
     ckpts = checkpoint.list_checkpoints(run / "checkpoints")
@@ -122,11 +123,16 @@ def test_killed_run_resumes_with_the_same_command_to_identical_metrics(tmp_path:
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 128 + sig, -sig), err
+    last = checkpoint.list_checkpoints(next(tmp_path.glob("outputs/*/*/checkpoints")))[-1]
+    cpu_before = checkpoint.load(last)["runner"]["cpu"]
     out = run_cli([*args, "resume=true"], tmp_path)
     assert out.returncode == 0, out.stderr
     runs = [p for p in tmp_path.glob("outputs/*/*") if (p / "metrics.csv").exists()]
     assert len(runs) == 1  # the resumed invocation continued the original run dir
     assert (runs[0] / "metrics.csv").read_text() == (tmp_path / "ref" / "metrics.csv").read_text()
+    # CPU time, like wall time, adds the killed session's to the resumed one's
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    assert 0 < cpu_before < summary["cpu_time_s"]
 
 
 def test_same_seed_same_metrics_other_seed_differs(cli) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from drlrun.device import cpu_name
-from drlrun.reproduce.results import read_records, results_markdown, t_interval
+from drlrun.reproduce.results import cpu_hours, read_records, results_markdown, t_interval
 from tests.conftest import run_cli
 
 
@@ -54,6 +54,15 @@ def test_results_markdown_puts_the_book_beside_both_presets() -> None:
     assert "Not yet measured: ch6, ch7, ch8, ch9" in text
 
 
+def test_cpu_hours_take_each_runs_cpu_time_else_its_wall_time() -> None:
+    """Three jobs shared two cores: CPU time is what they computed; a run that kept none (an
+    older record, or nan) counts its wall time."""
+    entry = {"seeds": [0, 1, 2], "wall_time_s": [60.0, 90.0, 210.0]}
+    entry["cpu_time_s"] = [30.0, None, float("nan")]
+    record = {"experiments": [{"key": "doorkey", "fidelities": {"book": entry}}]}
+    assert cpu_hours({"ch10": record})["ch10"] == pytest.approx((30 + 90 + 210) / 3600)
+
+
 def test_results_markdown_names_the_machine_each_run_was_timed_on(tmp_path: Path) -> None:
     """An entry from before seeds named their machine ran where its record was written; an entry
     measured later on another machine says so, so wall times are not read as one machine's."""
@@ -89,6 +98,7 @@ def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
     assert entry["frames"] == [200.0, 200.0]
     assert len(entry["curves"]) == 2 and entry["curves"][0][0]  # a loss curve per seed
     assert entry["machines"] == [cpu_name()] * 2  # read from each job's summary.json
+    assert all(0 < c < 60 for c in entry["cpu_time_s"])
     assert (tmp_path / "docs/figures/results/ch7.png").stat().st_size > 10_000
     text = (tmp_path / "docs/results.md").read_text()
     assert "| Dist-DQN on synthetic data (L7.9-7.11) | `loss` |" in text

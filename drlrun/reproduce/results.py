@@ -77,6 +77,7 @@ def measure(
         values=[metric_value(j, experiment.metric) for j in finished],
         frames=[j.value("frames") for j in finished],
         wall_time_s=[j.value("wall_time_s") for j in finished],
+        cpu_time_s=[j.value("cpu_time_s") for j in finished],  # nan: not kept by that run
         unfinished=sorted(f"seed {j.seed}: {j.status}" for j in jobs if j.status != "finished"),
         curves=[_curve(j, curve) for j in finished],
         machines=[_job_machine(j) for j in finished],
@@ -91,7 +92,7 @@ def _job_machine(job: Job) -> str:
 
 
 # entry lists parallel to `seeds`
-PER_SEED = ("values", "frames", "wall_time_s", "curves", "machines")
+PER_SEED = ("values", "frames", "wall_time_s", "cpu_time_s", "curves", "machines")
 
 
 def recorded_seeds(entry: dict[str, Any] | None, digest: str) -> set[int]:
@@ -274,18 +275,24 @@ def _seeds(seeds: list[int]) -> str:
 
 
 def cpu_hours(records: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """Wall time summed over every finished job (1 thread each), per chapter, in hours."""
+    """Per chapter, the hours of compute its finished jobs used: each job's process CPU time,
+    or its wall time (1 thread each) where the run did not keep CPU time. Jobs that shared a
+    core ran longer than they computed, so CPU time is the figure to trust."""
     hours = {}
     for chapter, record in records.items():
-        seconds = sum(
-            t
-            for item in record["experiments"]
-            for entry in item["fidelities"].values()
-            for t in entry.get("wall_time_s", [])
-            if math.isfinite(t)
-        )
+        seconds = 0.0
+        for item in record["experiments"]:
+            for entry in item["fidelities"].values():
+                walls = entry.get("wall_time_s", [])
+                cpus = entry.get("cpu_time_s") or [None] * len(walls)
+                for wall, cpu in zip(walls, cpus, strict=False):
+                    seconds += _finite(cpu, _finite(wall, 0.0))
         hours[chapter] = seconds / 3600
     return hours
+
+
+def _finite(value: float | None, default: float) -> float:
+    return value if value is not None and math.isfinite(value) else default
 
 
 def results_markdown(records: dict[str, dict[str, Any]]) -> str:
@@ -299,6 +306,8 @@ def results_markdown(records: dict[str, dict[str, Any]]) -> str:
         "and `fixed` presets, each on the seeds listed, through `drlrun --multirun`. A cell is",
         "the mean with its 95% Student-t interval, then the values and seeds. Frames and wall",
         "time are per-run means; wall time is on one CPU thread of the machine named per chapter.",
+        "CPU-hours add up each job's process CPU time (its wall time where the run kept none):",
+        "jobs that shared a core took longer than they computed.",
         "",
     ]
     missing = [c for c in CHAPTERS if c not in records]
