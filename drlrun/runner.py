@@ -84,7 +84,6 @@ class Runner:
         # process CPU seconds of earlier sessions of this run (None: a checkpoint from before
         # they were kept), so a run's CPU time survives a resume like its wall time
         self.cpu_before: float | None = 0.0
-        self._c0 = time.process_time()
         self.last_eval: dict[str, float] = {}
         self._signal: int | None = None
         self._last_eval_frames = -1
