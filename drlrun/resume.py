@@ -96,16 +96,28 @@ def locate(
 # Keys that define what a run computes; a run may only be continued under the same values.
 IDENTITY_KEYS = ("algo", "net", "env", "seed", "fidelity")
 
+# Options added after runs (and reproduction records) were written, with the value that
+# computes what those runs did: a config lacking the key equals one holding this value.
+NEUTRAL_ADDITIONS: dict[str, object] = {
+    "algo.ez_mu": None,
+    "algo.ez_max_duration": 10_000,
+}
+
 
 def _differences(saved: Any, now: Any, path: str) -> list[str]:
     """Dotted paths where `now` changes `saved`. Keys `saved` lacks are options added since
-    the run was written; such an option's default keeps the old behaviour, so they match."""
+    the run was written; such an option's default keeps the old behaviour, so they match,
+    unless NEUTRAL_ADDITIONS knows the option and `now` sets it to something else."""
     if not (isinstance(saved, dict) and isinstance(now, dict)):
         return [] if saved == now else [path]
     found: list[str] = []
     for key, value in saved.items():
         where = f"{path}.{key}"
         found += _differences(value, now[key], where) if key in now else [where]
+    for key in now.keys() - saved.keys():
+        where = f"{path}.{key}"
+        neutral = NEUTRAL_ADDITIONS.get(where, now[key])
+        found += [] if now[key] == neutral else [where]
     return found
 
 

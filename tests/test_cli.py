@@ -207,6 +207,12 @@ def test_resume_accepts_options_added_since_the_run_and_names_changed_ones(tmp_p
     changed = {**saved, "algo": {"lr": 5e-4, "gamma": 0.99}, "seed": 1}
     with pytest.raises(DrlrunError, match=r"\(algo\.lr, seed\)"):
         check_same_run(tmp_path, OmegaConf.create(changed))
+    # an option added since at its neutral value matches; set to anything else it changes the run
+    neutral = {**saved, "algo": {**saved["algo"], "ez_mu": None, "ez_max_duration": 10_000}}
+    check_same_run(tmp_path, OmegaConf.create(neutral))
+    extended = {**saved, "algo": {**saved["algo"], "ez_mu": 2.0}}
+    with pytest.raises(DrlrunError, match=r"\(algo\.ez_mu\)"):
+        check_same_run(tmp_path, OmegaConf.create(extended))
 
 
 TORCH_PROBE = """

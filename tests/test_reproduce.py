@@ -130,6 +130,14 @@ def test_repro_runs_resumes_and_writes_the_records(tmp_path: Path) -> None:
     entry = entry["experiments"][0]["fidelities"]["book"]
     assert entry["seeds"] == [0, 1] and entry["frames"] == [300.0, 300.0]
 
+    # A config that computes otherwise (a changed preset, here an algo override) finds the
+    # sweep dir holding the old one's runs: refused before anything runs, nothing touched.
+    files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    refused = repro(*args[:-2], "algo.lr=0.5", "log.progress=false", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "seed0 ran another config of ch7_synthetic (algo.lr); move" in refused.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+
 
 @pytest.mark.parametrize(
     ("args", "message"),

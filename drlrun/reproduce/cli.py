@@ -25,6 +25,7 @@ from drlrun.reproduce.catalogue import CHAPTERS, EXPERIMENTS, Experiment, select
 from drlrun.reproduce.launch import (
     LAUNCHERS,
     LaunchOptions,
+    check_sweep_dir,
     command,
     config_digest,
     launch,
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
             return
         worst = 0
         if not args.report_only:
+            for e in experiments:  # every sweep dir is checked before any job runs
+                for fidelity, preset in e.presets.items():
+                    if fidelity in args.fidelity:
+                        check_sweep_dir(options, e, preset)
             for chapter in dict.fromkeys(e.chapter for e in experiments):
                 mine = [e for e in experiments if e.chapter == chapter]
                 worst = max(worst, run_chapter(chapter, mine, args, options))

@@ -17,7 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
+from drlrun.errors import DrlrunError
 from drlrun.reproduce.catalogue import Experiment
+from drlrun.resume import NEUTRAL_ADDITIONS, check_same_run
 from drlrun.sweep.jobs import job_dirs, load_jobs
 
 LAUNCHERS = ("joblib", "basic", "slurm", "ray", "ray_cluster")
@@ -56,15 +60,24 @@ def job_overrides(options: LaunchOptions, experiment: Experiment, preset: str) -
     return [f"+experiment={preset}", *experiment.overrides, *options.overrides]
 
 
+def compose_job(options: LaunchOptions, experiment: Experiment, preset: str) -> DictConfig:
+    """The config every seed's job of `preset` composes to (its seed aside)."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("drlrun.conf", version_base="1.3"):
+        return compose("config", overrides=job_overrides(options, experiment, preset))
+
+
 def config_digest(options: LaunchOptions, experiment: Experiment, preset: str) -> str:
     """A short hash of the job config `preset` composes to (seeds and file locations aside):
     a recorded seed counts as done only while this is unchanged."""
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf
-
-    with initialize_config_module("drlrun.conf", version_base="1.3"):
-        cfg = compose("config", overrides=job_overrides(options, experiment, preset))
+    cfg = compose_job(options, experiment, preset)
     computed = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in NOT_COMPUTED}
+    for path, neutral in NEUTRAL_ADDITIONS.items():  # records written before they existed
+        group, _, key = path.partition(".")
+        block = computed.get(group)
+        if isinstance(block, dict) and key in block and block[key] == neutral:
+            del block[key]
     text = OmegaConf.to_yaml(OmegaConf.create(computed), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -92,6 +105,29 @@ def command(
     if experiment.needs_mnist and options.mnist_root:
         args.append(f"data.root={options.mnist_root}")
     return [*args, *job_overrides(options, experiment, preset)[1:]]
+
+
+def check_sweep_dir(options: LaunchOptions, experiment: Experiment, preset: str) -> None:
+    """Refuse, before anything runs, a sweep dir whose jobs ran another config of `preset` (a
+    preset changed since): their finished summaries would count as the new config's results
+    and their checkpoints cannot continue under it."""
+    directory = sweep_dir(options, experiment, preset)
+    if not directory.is_dir():
+        return
+    jobs = [d for d in job_dirs(directory) if (d / "config.yaml").exists()]
+    if not jobs:
+        return
+    cfg = compose_job(options, experiment, preset)
+    for job in jobs:
+        cfg.seed = OmegaConf.load(job / "config.yaml").get("seed", cfg.seed)
+        try:
+            check_same_run(job, cfg)
+        except DrlrunError as err:
+            settings = str(err).partition("other settings (")[2].partition(")")[0]
+            raise DrlrunError(
+                f"{job} ran another config of {preset} ({settings}); move {directory} aside "
+                "or pass --root DIR to keep both (nothing was changed)"
+            ) from None
 
 
 def seeds_to_run(

@@ -29,14 +29,34 @@ Greedy = Callable[[np.ndarray], np.ndarray]
 class EpsilonGreedy:
     """Per env: with probability epsilon a uniform action among the first `n_random` (all by
     default; the book's ch. 8 bug draws from 7 of 12), else the actor's greedy one. The greedy
-    forward is skipped when every env explores unless the actor must see every observation."""
+    forward is skipped when every env explores unless the actor must see every observation.
+
+    `extend_temporally(mu)` turns it into ez-greedy (Dabney et al. 2021, "Temporally-Extended
+    epsilon-Greedy Exploration"): an env that explores repeats its random action for
+    n ~ Zeta(mu) steps (capped, and cut at the episode's end), so exploration can string
+    together what one random step cannot (a held jump over a pit)."""
 
     def __init__(self, n_actions: int, n_random: int | None = None):
         self.n_random = n_actions if n_random is None else n_random
+        self.ez_mu: float | None = None
+        self.ez_max = 0
+        self.held = np.zeros(0, dtype=np.int64)  # per env: the random action being repeated
+        self.left = np.zeros(0, dtype=np.int64)  # per env: steps it still repeats
+
+    def extend_temporally(self, mu: float, max_duration: int) -> None:
+        """Switch to ez-greedy with durations Zeta(mu) capped at `max_duration` steps."""
+        self.ez_mu, self.ez_max = mu, max_duration
+
+    def for_evaluation(self) -> EpsilonGreedy:
+        """The rule evaluation acts by: plain epsilon-greedy over the same actions (training's
+        warm-ups and held actions stay out of it, as in Dopamine's and Dabney's evaluation)."""
+        return EpsilonGreedy(self.n_random)
 
     def __call__(
         self, obs: np.ndarray, epsilon: float, rng: np.random.Generator, actor: Any
     ) -> np.ndarray:
+        if self.ez_mu is not None:
+            return self._extended(obs, epsilon, rng, actor)
         if len(obs) == 1:  # scalar draws: the same random stream without numpy's array set-up
             return self._one(obs, epsilon, rng, actor)
         explore = rng.random(len(obs)) < epsilon
@@ -52,6 +72,38 @@ class EpsilonGreedy:
             return np.array([random_action], dtype=np.int64)
         greedy = actor.greedy(obs)
         return np.array([random_action], dtype=np.int64) if explore else greedy
+
+    def _extended(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator, actor: Any):
+        """ez-greedy: an env not holding an action starts one with probability epsilon."""
+        n = len(obs)
+        if len(self.left) != n:
+            self.held, self.left = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        start = (self.left == 0) & (rng.random(n) < epsilon)
+        if start.any():
+            count = int(start.sum())
+            assert self.ez_mu is not None
+            self.held[start] = rng.integers(0, self.n_random, size=count)
+            self.left[start] = np.minimum(rng.zipf(self.ez_mu, size=count), self.ez_max)
+        explore = self.left > 0
+        self.left[explore] -= 1
+        if explore.all() and not actor.stateful:
+            return self.held.copy()
+        return np.where(explore, self.held, actor.greedy(obs))
+
+    def after_step(self, step: VecStep) -> None:
+        """A held action ends with its env's episode."""
+        if self.ez_mu is not None and len(self.left):
+            self.left[step.terminated | step.truncated] = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.ez_mu is None:
+            return {}
+        return {"ez_held": self.held.copy(), "ez_left": self.left.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.ez_mu is not None and "ez_left" in state:
+            self.held = np.asarray(state["ez_held"], dtype=np.int64).copy()
+            self.left = np.asarray(state["ez_left"], dtype=np.int64).copy()
 
 
 class FeedForwardActor:

@@ -82,6 +82,8 @@ class QLearner(Algorithm):
         self.optimizer = FlatAdam(self.online, p.lr, p.adam_eps, p.max_grad_norm)
         fast = p.fast_path == "auto" and ctx.precision == "fp32"  # the numpy paths are fp32
         self.explorer = explorer or EpsilonGreedy(self.n_actions)
+        if p.ez_mu is not None:
+            self.explorer.extend_temporally(p.ez_mu, p.ez_max_duration)
         decay = p.eps_decay_frames
         if p.eps_decay_fraction is not None:
             if ctx.budget_frames is None:
@@ -127,7 +129,7 @@ class QLearner(Algorithm):
         evaluation_actor = (
             FeedForwardActor(self.online, self.loss, self.device, fast) if p.overlap else self.actor
         )
-        self.evaluator = Evaluator(env, self.explorer, evaluation_actor)
+        self.evaluator = Evaluator(env, self.explorer.for_evaluation(), evaluation_actor)
         # curiosity=icm|rnd: intrinsic reward at sample time, its loss joins the Q loss
         self.curiosity = build_curiosity(
             ctx.curiosity_cfg,
@@ -244,6 +246,7 @@ class QLearner(Algorithm):
             self._store(actions, step)
             self.obs = step.obs
             self.actor.after_step(step)
+            self.explorer.after_step(step)
             result.episodes.extend(step.episodes)
             before, self.frames = self.frames, self.frames + self.num_envs
             if self.frames <= p.learning_starts or not self.replay.can_sample(p.n_step):
@@ -326,6 +329,7 @@ class QLearner(Algorithm):
             **({"augment": self.augment.state_dict()} if self.augment is not None else {}),
             **({"overlap": self.overlap.state_dict()} if self.overlap is not None else {}),
             **self.actor.state_dict(),
+            **self.explorer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -353,6 +357,7 @@ class QLearner(Algorithm):
         if self.overlap is not None:
             self.overlap.load_state_dict(state["overlap"])
         self.actor.load_state_dict(state)
+        self.explorer.load_state_dict(state)
 
     def resume_caveats(self) -> list[str]:
         caveats = []

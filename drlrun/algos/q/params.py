@@ -39,6 +39,10 @@ class QParams:
     eps_end: float = 0.05
     eps_decay_frames: int = 250_000
     eps_decay_fraction: float | None = None
+    # ez-greedy (Dabney et al. 2021): an exploring env holds its random action for
+    # n ~ Zeta(ez_mu) steps, at most ez_max_duration (the paper: mu 2, 10,000); null: plain
+    ez_mu: float | None = None
+    ez_max_duration: int = 10_000
     reward_clip: bool = False
     replay_in_checkpoint: Literal["auto", "always", "memmap", "never"] = "auto"
     # auto: the loss's autograd-free kernel and numpy acting for small MLPs on CPU (same maths,
@@ -60,6 +64,10 @@ class QParams:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if self.ez_mu is not None and self.ez_mu <= 1.0:
+            raise ValueError(f"ez_mu must be > 1 (a Zeta exponent), got {self.ez_mu}")
+        if self.ez_max_duration < 1:
+            raise ValueError(f"ez_max_duration must be >= 1, got {self.ez_max_duration}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
 
