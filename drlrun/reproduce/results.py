@@ -340,6 +340,8 @@ def results_markdown(records: dict[str, dict[str, Any]]) -> str:
         for item in record["experiments"]:
             experiment = by_name[f"{chapter}/{item['key']}"]
             presets = ", ".join(f"`{p}`" for p in experiment.presets.values())
+            if experiment.overrides:  # what the experiment sets on top of its presets
+                presets += " with `" + " ".join(experiment.overrides) + "`"
             lines.append(f"- {experiment.title} ({presets}): {experiment.source}.")
         figure = Path("figures") / "results" / f"{chapter}.png"
         lines += ["", f"![{chapter} learning curves]({figure})", ""]
