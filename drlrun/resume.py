@@ -127,12 +127,12 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
-    """Refuse to continue `run_dir` under a config that computes something else (e.g. a changed
-    sweep whose job numbers now point at other jobs)."""
+def changed_settings(run_dir: Path, cfg: DictConfig) -> list[str]:
+    """Dotted paths of the identity settings where `cfg` computes something other than the run
+    in `run_dir` (none when it has no config.yaml)."""
     saved_path = run_dir / "config.yaml"
     if not saved_path.exists():
-        return
+        return []
     saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
     assert isinstance(saved, dict)
     from drlrun.book.switches import apply_fidelity
@@ -140,7 +140,13 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
     cfg = cfg.copy()
     apply_fidelity(cfg)  # the saved config holds the switches' effective values
     now = {k: _plain(cfg.get(k)) for k in IDENTITY_KEYS}
-    differ = [d for k in IDENTITY_KEYS for d in _differences(saved.get(k), now.get(k), k)]
+    return [d for k in IDENTITY_KEYS for d in _differences(saved.get(k), now.get(k), k)]
+
+
+def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
+    """Refuse to continue `run_dir` under a config that computes something else (e.g. a changed
+    sweep whose job numbers now point at other jobs)."""
+    differ = changed_settings(run_dir, cfg)
     if differ:
         raise DrlrunError(
             f"resume: {run_dir} was run with other settings ({', '.join(differ)}); resume with "

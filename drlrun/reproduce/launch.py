@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from drlrun.errors import DrlrunError
 from drlrun.reproduce.catalogue import Experiment
-from drlrun.resume import NEUTRAL_ADDITIONS, check_same_run
+from drlrun.resume import NEUTRAL_ADDITIONS, changed_settings
 from drlrun.sweep.jobs import job_dirs, load_jobs
 
 LAUNCHERS = ("joblib", "basic", "slurm", "ray", "ray_cluster")
@@ -120,14 +120,12 @@ def check_sweep_dir(options: LaunchOptions, experiment: Experiment, preset: str)
     cfg = compose_job(options, experiment, preset)
     for job in jobs:
         cfg.seed = OmegaConf.load(job / "config.yaml").get("seed", cfg.seed)
-        try:
-            check_same_run(job, cfg)
-        except DrlrunError as err:
-            settings = str(err).partition("other settings (")[2].partition(")")[0]
+        differ = changed_settings(job, cfg)
+        if differ:
             raise DrlrunError(
-                f"{job} ran another config of {preset} ({settings}); move {directory} aside "
-                "or pass --root DIR to keep both (nothing was changed)"
-            ) from None
+                f"{job} ran another config of {preset} ({', '.join(differ)}); move "
+                f"{directory} aside or pass --root DIR to keep both (nothing was changed)"
+            )
 
 
 def seeds_to_run(
